@@ -82,3 +82,12 @@ UNITS: dict[str, str] = {
     WEIGHT: "1",
     **{name: spec.unit for name, spec in LABELS.items()},
 }
+
+# Added for the HDF5 format and datasets.
+SPIN_MULTIPLICITY = "spin_multiplicity"  # [1] int64, 2S + 1; 0 when the source does not give it
+STRUCTURE_INDEX = "idx"  # [1] int64, index of the structure in its file
+
+#: Presence masks are per structure for every label, per-atom labels included: ``[1]`` bool in
+#: a single ``Data`` and ``[num_graphs]`` in a ``Batch``. Expand a per-atom label's mask to
+#: atoms with ``mask[batch.batch]``.
+MASK_SHAPE = "structure"
