@@ -75,6 +75,14 @@ class MultiTaskProblem(ABC):
         """Parameters of the encoder's last layer, where GradNorm measures gradient norms."""
         return self.shared_parameters(model)[-1:]
 
+    #: True when ``forward`` needs autograd during validation (e.g. forces as -dE/dR); the
+    #: trainer then validates with gradients enabled instead of under ``torch.no_grad()``.
+    requires_grad_for_evaluation: bool = False
+
+    def collate(self, samples: list[Any]) -> Any:
+        """Merge dataset items into one batch (default: ``torch.utils.data.default_collate``)."""
+        return torch.utils.data.default_collate(samples)
+
     def batch_size(self, batch: Any) -> int:
         """Return the number of samples (structures, chains, patients) in ``batch``."""
         return int(getattr(batch, "num_graphs", len(batch)))
