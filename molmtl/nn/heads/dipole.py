@@ -1,0 +1,51 @@
+"""Dipole head: point charges about the centre of mass plus atomic dipoles."""
+
+from __future__ import annotations
+
+import torch
+from e3nn import o3
+
+from molmtl.nn.heads.base import Head, HeadContext, NodeFeatures
+
+
+class DipoleHead(Head):
+    """``mu = sum_i q_i (r_i - r_com) + sum_i p_i`` (e·Å, float64).
+
+    ``q_i`` are the charges head's output, ``p_i`` a linear map of the last layer's ``1o``
+    (odd-parity vector) channels, and ``r_com`` the centre of mass with the atomic masses of
+    ``ase.data.atomic_masses``. For a neutral structure the result is the same for every
+    reference point. For a charged one it depends on the reference point, and ``r_com``
+    makes it invariant under translation; labels given about another origin ``o`` convert
+    with ``mu_com = mu_o - Q (r_com - o)``.
+    """
+
+    name = "dipole"
+
+    def __init__(self, irreps_in: o3.Irreps, masses: torch.Tensor) -> None:
+        super().__init__()
+        self.linear = o3.Linear(irreps_in, o3.Irreps("1x1o"))
+        # A plain float64 attribute, not a buffer, so that casting the model keeps its dtype.
+        self.masses = masses.to(torch.float64).clone()
+
+    def pre_reduce(
+        self, features: NodeFeatures, context: HeadContext, outputs: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        positions = context.positions.to(torch.float64)
+        if self.masses.device != context.element.device:
+            self.masses = self.masses.to(context.element.device)
+        masses = self.masses[context.element]
+        total_mass = masses.new_zeros(context.num_graphs).index_add(0, context.batch, masses)
+        weighted = positions.new_zeros(context.num_graphs, 3).index_add(0, context.batch, masses[:, None] * positions)
+        centre_of_mass = weighted / total_mass[:, None]
+        atomic_dipoles = self.linear(features.equivariant).to(torch.float64)
+        charges = outputs["charges"]
+        return charges[:, None] * (positions - centre_of_mass[context.batch]) + atomic_dipoles
+
+    def post_reduce(
+        self,
+        node_values: torch.Tensor,
+        graph_values: torch.Tensor,
+        context: HeadContext,
+        outputs: dict[str, torch.Tensor],
+    ) -> dict[str, torch.Tensor]:
+        return {"dipole": graph_values}

@@ -1,0 +1,49 @@
+"""Energy head: a sum of per-atom energies with per-element reference energies."""
+
+from __future__ import annotations
+
+import torch
+from e3nn import nn as e3nn_nn
+
+from molmtl.nn.heads.base import Head, HeadContext, NodeFeatures
+
+
+class EnergyHead(Head):
+    """``E = sum_i E_i`` with ``E_i = E0[Z_i] + scale * f(s_i) + shift * g_i`` (eV).
+
+    ``f`` is an MLP without biases over the invariant features ``s_i`` of all layers, so
+    ``f = 0`` for an atom without neighbours. ``g_i = 1 - exp(-n_i)``, where ``n_i`` is the sum
+    of the cutoff envelope over the atom's edges, is a smooth coordination gate: 0 for an
+    isolated atom (which therefore has exactly ``E0``) and close to 1 for an atom with a few
+    neighbours well inside the cutoff. ``E0`` and the sums are float64.
+    """
+
+    name = "energy"
+
+    def __init__(self, num_scalars: int, hidden: int, e0s: list[float], scale: float, shift: float) -> None:
+        super().__init__()
+        self.mlp = e3nn_nn.FullyConnectedNet([num_scalars, hidden, 1], torch.nn.functional.silu)
+        # A plain attribute, not a buffer, so that casting the model to float32 keeps E0 in
+        # float64; the config stores the values.
+        self.e0 = torch.tensor(e0s, dtype=torch.float64)
+        self.scale = float(scale)
+        self.shift = float(shift)
+
+    def pre_reduce(
+        self, features: NodeFeatures, context: HeadContext, outputs: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        interaction = self.scale * self.mlp(features.scalars).squeeze(-1).to(torch.float64)
+        if self.shift != 0.0:
+            interaction = interaction + self.shift * (1.0 - torch.exp(-context.coordination))
+        if self.e0.device != context.element.device:
+            self.e0 = self.e0.to(context.element.device)
+        return self.e0[context.element] + interaction
+
+    def post_reduce(
+        self,
+        node_values: torch.Tensor,
+        graph_values: torch.Tensor,
+        context: HeadContext,
+        outputs: dict[str, torch.Tensor],
+    ) -> dict[str, torch.Tensor]:
+        return {"energy": graph_values, "node_energy": node_values}

@@ -1,0 +1,36 @@
+"""Smoke test of the model contract: output keys, shapes, dtypes and a save/load round trip."""
+
+from __future__ import annotations
+
+import torch
+from ase.build import bulk, molecule
+from torch_geometric.data import Batch
+
+from molmtl.data.neighbors import atoms_to_data
+from molmtl.nn.config import ModelConfig
+from molmtl.nn.model import MolMTLModel
+from molmtl.nn.serialization import load_model, save_model
+
+
+def test_model_outputs_and_round_trip(tmp_path):
+    torch.manual_seed(0)
+    config = ModelConfig(atomic_numbers=[1, 6, 8, 14], cutoff=5.0, avg_num_neighbors=8.0, e0s={1: -13.6})
+    model = MolMTLModel(config).eval()
+    batch = Batch.from_data_list([atoms_to_data(molecule("CH3CH2OH"), 5.0), atoms_to_data(bulk("Si"), 5.0)])
+
+    out = model(batch, compute_forces=True, compute_stress=True)
+
+    assert out["energy"].shape == (2,)
+    assert out["energy"].dtype == torch.float64
+    assert out["node_energy"].shape == (11,)
+    assert out["forces"].shape == (11, 3)
+    assert out["stress"].shape == (2, 3, 3)
+    assert out["virial"].shape == (2, 3, 3)
+    assert out["charges"].shape == (11,)
+    assert out["dipole"].shape == (2, 3)
+    path = tmp_path / "model.pt"
+    save_model(model, path)
+    loaded = load_model(path)
+    again = loaded(batch, compute_forces=True, compute_stress=True)
+    for key, value in out.items():
+        assert torch.equal(value, again[key]), key
