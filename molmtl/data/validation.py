@@ -95,20 +95,49 @@ def _check_numbers(numbers: np.ndarray) -> None:
         )
 
 
-def _check_distances(structure: Structure, min_distance: float) -> None:
+#: Search radius (Å) for the distance check of periodic structures. A vesin cell list with a
+#: radius as small as MIN_DISTANCE creates (box / radius)^3 cells and is slow, so pairs are
+#: searched within this radius and then filtered.
+_PERIODIC_SEARCH_RADIUS = 1.0
+
+
+def _closest_pair(structure: Structure, min_distance: float) -> tuple[int, int, np.ndarray, float] | None:
+    """Return (i, j, shift, distance) of a pair closer than ``min_distance``, or ``None``."""
+    positions = structure.positions
+    if not structure.pbc.any():
+        from scipy.spatial import cKDTree
+
+        pairs = cKDTree(positions).query_pairs(min_distance, output_type="ndarray")
+        if len(pairs) == 0:
+            return None
+        i, j = (int(k) for k in pairs[0])
+        return i, j, np.zeros(3), float(np.linalg.norm(positions[j] - positions[i]))
+
     from molmtl.data.neighbors import neighbor_list
 
+    edge_index, shifts = neighbor_list(positions, structure.cell, structure.pbc, max(min_distance, _PERIODIC_SEARCH_RADIUS))
+    if edge_index.shape[1] == 0:
+        return None
+    vectors = positions[edge_index[1]] - positions[edge_index[0]] + shifts @ structure.cell
+    distances = np.linalg.norm(vectors, axis=1)
+    close = np.flatnonzero(distances < min_distance)
+    if close.size == 0:
+        return None
+    k = int(close[0])
+    return int(edge_index[0, k]), int(edge_index[1, k]), shifts[k], float(distances[k])
+
+
+def _check_distances(structure: Structure, min_distance: float) -> None:
     if len(structure.numbers) < 2 and not structure.pbc.any():
         return
-    edge_index, shifts = neighbor_list(structure.positions, structure.cell, structure.pbc, min_distance)
-    if edge_index.shape[1] == 0:
+    pair = _closest_pair(structure, min_distance)
+    if pair is None:
         return
-    i, j = int(edge_index[0, 0]), int(edge_index[1, 0])
-    vector = structure.positions[j] - structure.positions[i] + shifts[0] @ structure.cell
-    image = "" if not shifts[0].any() else f" (periodic image {shifts[0].astype(int).tolist()})"
+    i, j, shift, distance = pair
+    image = f" (periodic image {shift.astype(int).tolist()})" if shift.any() else ""
     raise InvalidStructureError(
-        f"atoms {i} and {j}{image} are {np.linalg.norm(vector):.4f} Angstrom apart, closer than "
-        f"{min_distance} Angstrom; check the coordinate units (bohr or nm instead of Angstrom?) or drop duplicates"
+        f"atoms {i} and {j}{image} are {distance:.4f} Angstrom apart, closer than {min_distance} Angstrom; "
+        "check the coordinate units (bohr or nm instead of Angstrom?) or drop duplicate atoms"
     )
 
 
