@@ -202,14 +202,16 @@ def load_iwpc(
     other_race: str = "exclude",
     stable_only: bool = True,
     impute_vkorc1: bool = True,
+    require_dose: bool = True,
 ) -> PatientTable:
     """Load the IWPC warfarin table as a :class:`PatientTable` (task: race; dose: mg/week).
 
     ``metadata``: the column dictionary (``metadata.xls``); when given (or found next to the
     CSV) the units of dose, height and weight are checked against it. ``other_race``:
     ``exclude`` (default) or ``task`` (a task named ``Unknown race``). ``impute_vkorc1``: fill missing -1639 calls with
-    :func:`impute_vkorc1_1639`. Exclusion and imputation counts are in ``table.excluded`` and
-    the log.
+    :func:`impute_vkorc1_1639`. ``require_dose=False`` (prediction) keeps rows without a dose
+    and does not apply ``stable_only``. Exclusion and imputation counts are in
+    ``table.excluded`` and the log.
     """
     path = Path(path)
     if not path.is_file():
@@ -221,6 +223,9 @@ def load_iwpc(
         check_units(read_iwpc_dictionary(metadata))
 
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    dose_header = IWPC_COLUMNS[DOSE_COLUMN]
+    if not require_dose and dose_header not in raw.columns:
+        raw[dose_header] = ""
     absent = [header for header in IWPC_COLUMNS.values() if header not in raw.columns]
     if absent:
         raise KeyError(f"{path} lacks IWPC columns {absent}; is this the IWPC warfarin table?")
@@ -253,12 +258,12 @@ def load_iwpc(
         logger.info("imputed %d VKORC1 -1639 calls from linked SNPs", imputed)
 
     excluded: dict[str, int] = {}
-    if stable_only:
+    if stable_only and require_dose:
         unstable = frame["stable_dose_reached"] == 0
         if unstable.any():
             excluded["without a stable dose"] = int(unstable.sum())
         frame = frame[~unstable]
-    table = prepare_table(frame, TASK_COLUMN, DOSE_COLUMN, ID_COLUMN, wanted, require_dose=True, source=str(path))
+    table = prepare_table(frame, TASK_COLUMN, DOSE_COLUMN, ID_COLUMN, wanted, require_dose=require_dose, source=str(path))
     table.excluded = {**excluded, **table.excluded}
     if imputed:
         table.frame.attrs["vkorc1_1639_imputed"] = imputed
