@@ -61,7 +61,8 @@ def test_protein_cli_end_to_end(shared_data: Path, tmp_path: Path) -> None:
         rows = list(csv.DictReader(stream))
     assert len(rows) == 26 + 160  # the long chain spans several 64-residue windows
     first = rows[0]
-    assert first["ss3"] in "HEC" and first["ss8"] in "HGIEBTSC"
+    assert first["ss3"] in "HEC"
+    assert first["ss8"] in "HGIEBTSC"
     assert sum(float(first[f"p_ss8_{s}"]) for s in "HGIEBTSC") == pytest.approx(1.0, abs=1e-3)
     assert 0.0 <= float(first["rsa"]) <= 1.0
     assert first["exposure"] in ("buried", "exposed")

@@ -127,12 +127,16 @@ def test_nonstandard_residue_policy() -> None:
     features = encode_sequence("xUBZJOa", physchem=True)
     index = {letter: i for i, letter in enumerate(STANDARD_AMINO_ACIDS)}
     unknown, sec, asx, glx, xle, pyl, ala = features
-    assert unknown[ONE_HOT_SIZE - 1] == 1.0 and unknown[:20].sum() == 0
+    assert unknown[ONE_HOT_SIZE - 1] == 1.0
+    assert unknown[:20].sum() == 0
     np.testing.assert_allclose(unknown[ONE_HOT_SIZE:], 0.0)  # mean of the standardised scales
     assert sec[index["C"]] == 1.0
-    assert asx[index["D"]] == 0.5 and asx[index["N"]] == 0.5
-    assert glx[index["E"]] == 0.5 and glx[index["Q"]] == 0.5
-    assert xle[index["I"]] == 0.5 and xle[index["L"]] == 0.5
+    assert asx[index["D"]] == 0.5
+    assert asx[index["N"]] == 0.5
+    assert glx[index["E"]] == 0.5
+    assert glx[index["Q"]] == 0.5
+    assert xle[index["I"]] == 0.5
+    assert xle[index["L"]] == 0.5
     assert pyl[index["K"]] == 1.0
     assert ala[index["A"]] == 1.0  # lower case is the same residue
     np.testing.assert_allclose(features[:, :ONE_HOT_SIZE].sum(axis=1), 1.0)
@@ -149,7 +153,8 @@ def test_invalid_sequence_characters() -> None:
 def test_rsa_missing_for_unknown_residues() -> None:
     rsa = relative_accessibility(np.array([64.5, 50.0, 50.0, 50.0]), "AXBU")
     assert rsa[0] == pytest.approx(0.5)
-    assert np.isnan(rsa[1]) and np.isnan(rsa[2])
+    assert np.isnan(rsa[1])
+    assert np.isnan(rsa[2])
     assert rsa[3] == pytest.approx(50.0 / 167.0)
 
 
@@ -170,7 +175,8 @@ def test_batch_masks_missing_labels() -> None:
 def test_window_starts_cover_chain() -> None:
     assert window_starts(10, 16, 8) == [0]
     starts = window_starts(100, 32, 16)
-    assert starts[0] == 0 and starts[-1] == 100 - 32
+    assert starts[0] == 0
+    assert starts[-1] == 100 - 32
     covered = np.zeros(100, bool)
     for start in starts:
         covered[start:start + 32] = True
@@ -190,7 +196,8 @@ def test_long_chain_windows_and_stitching() -> None:
     np.testing.assert_allclose(stitched, record.rsa)
     # Each residue comes from the window where it is most central.
     owner = stitch_windows(length, window, stride, [np.full(window, i) for i in range(len(samples))])
-    assert owner[0] == 0 and owner[-1] == len(samples) - 1
+    assert owner[0] == 0
+    assert owner[-1] == len(samples) - 1
     assert owner[24] == 1  # 5 residues from an edge of [10, 30), 4 from an edge of [20, 40)
     assert owner[25] == 2  # 4 residues from an edge of [10, 30), 5 from an edge of [20, 40)
     assert torch.is_tensor(collate_proteins(samples).features)

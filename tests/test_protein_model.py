@@ -52,8 +52,10 @@ def test_accuracy_and_precision_recall() -> None:
     predicted = np.array([0, 1, 1, 2, 0])
     assert accuracy(true, predicted) == pytest.approx(0.75)
     classes = precision_recall(true, predicted, "HEC")
-    assert classes["H"]["precision"] == 1.0 and classes["H"]["recall"] == 0.5
-    assert classes["E"]["precision"] == 0.5 and classes["E"]["recall"] == 1.0
+    assert classes["H"]["precision"] == 1.0
+    assert classes["H"]["recall"] == 0.5
+    assert classes["E"]["precision"] == 0.5
+    assert classes["E"]["recall"] == 1.0
 
 
 @pytest.mark.parametrize("encoder", ["bilstm", "conv_transformer"])
@@ -161,3 +163,23 @@ def test_load_rejects_other_files(tmp_path: Path) -> None:
         load_protein_model(tmp_path / "other.pt")
     with pytest.raises(FileNotFoundError):
         load_protein_model(tmp_path / "missing.pt")
+
+
+def test_own_ss3_head_trains() -> None:
+    torch.manual_seed(0)
+    config = ProteinModelConfig(hidden=16, layers=1, window=64, ss3_head="own")
+    model = ProteinModel(config)
+    assert model.ss3_head is not None
+    batch = collate_proteins([ProteinDataset(_records(), window=64)[0]])
+    outputs = model(batch.features, batch.padding_mask)
+    loss = build_tasks({"ss3": 1.0}, config.buried_threshold)[0].evaluate(outputs, batch).loss
+    loss.backward()
+    assert model.ss3_head.weight.grad is not None
+    assert model.ss8_head.weight.grad is None
+
+
+def test_config_rejects_unknown_options() -> None:
+    with pytest.raises(ValueError, match="unknown model options"):
+        ProteinModelConfig.from_dict({"encoder": "bilstm", "hiddden": 3})
+    with pytest.raises(ValueError, match="unknown encoder"):
+        ProteinModelConfig(encoder="gru")

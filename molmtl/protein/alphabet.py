@@ -14,9 +14,9 @@ Non-standard residue policy (applied by :func:`normalize_sequence` and :func:`en
 * A trailing ``*`` (stop codon) is removed. Gaps (``-``, ``.``), digits, whitespace and other
   symbols raise :class:`ValueError` with the position, because they are not residues.
 
-Labels of non-standard residues are kept for secondary structure; relative solvent
-accessibility needs a maximum ASA and is missing (masked) for residues other than the 20
-standard ones plus ``U`` and ``O``.
+Secondary-structure labels of non-standard residues are kept. Relative solvent accessibility
+needs a maximum ASA, so it is missing (masked) for every residue except the 20 standard ones,
+``U`` and ``O``.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Long-sequence policy: a chain longer than ``window`` residues is cut into overla
 of ``window`` residues that start every ``stride`` residues, with the last window aligned to
 the chain's end so that every residue is covered. In training each window is one sample. At
 prediction time :func:`stitch_windows` gives each residue the output of the window in which it
-lies farthest from a window edge, so every residue sees at least ``(window - stride) / 2``
-residues of context on both sides where the chain allows.
+lies farthest from a window edge. So each residue gets roughly ``(window - stride) / 2``
+residues of context or more on both sides, unless it is near a chain end.
 """
 
 from __future__ import annotations
@@ -48,9 +48,10 @@ class ProteinSample:
 class ProteinBatch:
     """A padded batch of windows.
 
-    Attributes: ``features`` [B, L, F]; ``padding_mask`` [B, L] bool, True at real residues;
-    ``ss8`` / ``ss3`` [B, L] int64 with -1 where missing or padded; ``rsa`` [B, L] float with
-    ``rsa_mask`` [B, L] bool; ``record_index`` and ``start`` [B] int64 locate each window.
+    * ``features`` [B, L, F] float32 and ``padding_mask`` [B, L] bool (True at real residues).
+    * ``ss8`` and ``ss3`` [B, L] int64, -1 where a label is missing or the position is padding.
+    * ``rsa`` [B, L] float32 with its presence mask ``rsa_mask`` [B, L] bool.
+    * ``record_index`` and ``start`` [B] int64 locate each window in its dataset.
     """
 
     def __init__(self, samples: Sequence[ProteinSample]) -> None:

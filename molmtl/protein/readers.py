@@ -79,7 +79,7 @@ def read_csv(path: str | Path, mask_columns: Sequence[str] = ("disorder",)) -> l
                     record.mask_residues(keep > 0.5)
             records.append(record)
     if not records:
-        raise ValueError(f"{path}: the CSV file holds no chains")
+        raise ValueError(f"{path}: the CSV file contains no chains")
     return records
 
 
@@ -88,7 +88,10 @@ def write_csv(records: Iterable[ProteinRecord], path: str | Path) -> None:
     header = ["id", "input", "dssp3", "dssp8", "rsa", "asa"]
 
     def floats(values: np.ndarray | None) -> str:
-        return "" if values is None else " ".join("nan" if not np.isfinite(v) else f"{v:.4f}" for v in values)
+        if values is None:
+            return ""
+        tokens = [f"{value:.4f}" if np.isfinite(value) else "nan" for value in values]
+        return " ".join(tokens)
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

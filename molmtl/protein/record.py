@@ -14,8 +14,8 @@ from molmtl.protein.labels import MISSING, SS3_STATES, SS8_STATES, indices_to_st
 class ProteinRecord:
     """A protein chain and its per-residue labels.
 
-    ``ss8`` and ``ss3`` hold class indices into :data:`SS8_STATES` / :data:`SS3_STATES`, with
-    :data:`MISSING` (-1) where a label is absent. ``rsa`` holds relative solvent accessibility in
+    ``ss8`` and ``ss3`` contain class indices into :data:`SS8_STATES` / :data:`SS3_STATES`, with
+    :data:`MISSING` (-1) where a label is absent. ``rsa`` contains relative solvent accessibility in
     [0, 1] with NaN where absent. An array left as ``None`` means the task has no labels for this
     chain at all. When only ``ss8`` is given, ``ss3`` is derived from it (H,G,I->H; E,B->E; rest->C).
     ``asa`` (Å^2) is kept when the source gives absolute accessibility.

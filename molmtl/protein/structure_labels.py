@@ -3,8 +3,9 @@
 Secondary structure comes from :func:`mdtraj.compute_dssp` with ``simplified=False`` (mdtraj's
 implementation of the Kabsch-Sander DSSP hydrogen-bond rules, 8 states). Solvent accessible
 surface area comes from :func:`mdtraj.shrake_rupley` (Shrake & Rupley 1973) per residue, with a
-1.4 Å probe, on heavy atoms only (DSSP ignores hydrogens too), converted from nm^2 to Å^2 and
-then to RSA with the theoretical maximum-ASA table of Tien et al. (2013).
+1.4 Å probe. It uses heavy atoms only, because DSSP ignores hydrogens too. The area is
+converted from nm^2 to Å^2 and then to RSA with the theoretical maximum-ASA table of
+Tien et al. (2013).
 
 Scope and policy:
 

@@ -146,7 +146,7 @@ class ProteinProblem(MultiTaskProblem):
         return [parameter for parameter in _unwrap(model).encoder.parameters() if parameter.requires_grad]
 
     def last_shared_parameters(self, model: nn.Module) -> list[nn.Parameter]:
-        """The encoder's final LayerNorm weight, the last shared layer before the heads."""
+        """Return the weight of the encoder's final LayerNorm, the last shared layer before the heads."""
         return [_unwrap(model).encoder.output.weight]
 
     def batch_size(self, batch: ProteinBatch) -> int:

@@ -28,7 +28,7 @@ def train_protein_model(
     """Train a model with the multi-task trainer; return the evaluation (EMA) model and the history.
 
     ``tasks`` maps task names (``ss8``, ``ss3``, ``rsa``, ``buried``) to user weights and
-    ``trainer_options`` holds :class:`molmtl.training.config.TrainerConfig` fields. With a
+    ``trainer_options`` contains :class:`molmtl.training.config.TrainerConfig` fields. With a
     ``run_dir`` the trainer writes checkpoints, ``metrics.csv``, TensorBoard logs, plots, and
     ``model.pt`` in the format of :func:`molmtl.protein.model.save_protein_model`.
     """
