@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from molmtl.pharmaco.encoding import FeatureSpec
-from molmtl.pharmaco.genotypes import is_missing
+from molmtl.pharmaco.genotypes import MISSING_TOKENS, is_missing
 from molmtl.pharmaco.table import PatientTable, prepare_table
 
 logger = logging.getLogger(__name__)
@@ -153,14 +153,13 @@ def _enzyme_inducer(frame: pd.DataFrame) -> pd.Series:
 
 def _indication_flags(indication: pd.Series) -> pd.DataFrame:
     """One 0/1 column per indication code; NaN where the indication is unknown."""
-    flags = pd.DataFrame(index=indication.index, columns=list(INDICATIONS.values()), dtype=np.float64)
-    for row, value in indication.items():
-        if is_missing(value):
-            continue
-        codes = set(re.findall(r"\d", str(value)))
-        for code, name in INDICATIONS.items():
-            flags.at[row, name] = 1.0 if code in codes else 0.0
-    return flags
+    unknown = indication.map(is_missing).to_numpy(dtype=bool)
+    codes = indication.astype(str).map(lambda text: set(re.findall(r"\d", text)))
+    flags = {}
+    for code, name in INDICATIONS.items():
+        present = codes.map(lambda found, code=code: code in found).to_numpy(dtype=np.float64)
+        flags[name] = np.where(unknown, np.nan, present)
+    return pd.DataFrame(flags, index=indication.index)
 
 
 def impute_vkorc1_1639(frame: pd.DataFrame) -> tuple[pd.Series, int]:
@@ -229,7 +228,8 @@ def load_iwpc(
     absent = [header for header in IWPC_COLUMNS.values() if header not in raw.columns]
     if absent:
         raise KeyError(f"{path} lacks IWPC columns {absent}; is this the IWPC warfarin table?")
-    raw = raw[~raw.apply(lambda row: all(is_missing(value) for value in row), axis=1)]
+    empty_rows = raw.apply(lambda column: column.str.strip().str.lower().isin(MISSING_TOKENS)).all(axis=1)
+    raw = raw[~empty_rows]
 
     frame = pd.DataFrame({short: raw[header].str.strip() for short, header in IWPC_COLUMNS.items()}, index=raw.index)
     frame["age_decades"] = frame["age_bin"].map(age_in_decades)

@@ -13,6 +13,11 @@ are not penalised. The problem is a ridge regression on an augmented design ``[X
 and has a closed form: minimising over ``b_t`` centres ``X_t`` and ``y_t`` within each task, and
 the normal equations in ``(w, v_1 .. v_T)`` are solved with :func:`scipy.linalg.solve`.
 
+How the fit splits a task's coefficients ``beta_t = w + v_t``: for fixed ``beta_t`` the penalty
+is smallest at ``w = T * lambda_specific / (lambda_shared + T * lambda_specific) * mean_t(beta_t)``.
+So ``w`` is the (shrunken) average effect over tasks and ``v_t`` is each task's deviation
+from it, and a large ``lambda_specific`` pulls all tasks towards one common model.
+
 Limits of the two strengths give the baselines in the same class:
 
 * ``mode="single_task"``: ``lambda_shared -> inf`` (``w = 0``), one ridge model per task;
@@ -139,7 +144,8 @@ class SharedSpecificRidge:
 
     # -- fitting ----------------------------------------------------------------------------
 
-    def _usable_tasks(self, tasks: np.ndarray) -> tuple[list[str], dict[str, int]]:
+    def usable_tasks(self, tasks: np.ndarray) -> tuple[list[str], dict[str, int]]:
+        """Return the tasks large enough to fit and the skipped ones (name -> rows); raise per ``small_tasks``."""
         names, counts = np.unique(tasks.astype(str), return_counts=True)
         small = {str(name): int(count) for name, count in zip(names, counts) if count < self.min_task_size}
         if small and self.small_tasks == "error":
@@ -156,7 +162,7 @@ class SharedSpecificRidge:
     def gram_statistics(self, design: np.ndarray, target: np.ndarray, tasks: np.ndarray) -> GramStatistics:
         """Compute the centred per-task Gram matrices used by :meth:`solve`."""
         check_design(design, target, tasks)
-        usable, small = self._usable_tasks(np.asarray(tasks))
+        usable, small = self.usable_tasks(np.asarray(tasks))
         self.skipped_tasks_ = small
         index = task_indices(np.asarray(tasks), usable)
         keep = index >= 0

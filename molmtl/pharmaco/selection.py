@@ -54,7 +54,7 @@ def stratified_folds(tasks: np.ndarray, n_folds: int, seed: int, pooled_tasks: S
         raise ValueError("no task is large enough for cross-validation")
     if counts.min() < n_folds:
         raise ValueError(
-            f"task {names[np.argmin(counts)]!r} has only {counts.min()} rows, fewer than the {n_folds} "
+            f"task {str(names[np.argmin(counts)])!r} has only {counts.min()} rows, fewer than the {n_folds} "
             "cross-validation folds; lower cv_folds, merge small tasks, or set fixed penalty strengths"
         )
     rng = np.random.default_rng(seed)
@@ -94,8 +94,8 @@ def select_strengths(
     target = np.asarray(target, dtype=np.float64)
     tasks = np.asarray(tasks).astype(str)
     grid = _grid_for(model, shared_grid, specific_grid)
-    names, counts = np.unique(tasks, return_counts=True)
-    small = [str(name) for name, count in zip(names, counts) if count < model.min_task_size] if model.small_tasks == "shared" else []
+    _, skipped = model.usable_tasks(tasks)  # raises first for tasks below min_task_size
+    small = list(skipped)
     folds = stratified_folds(tasks, n_folds, seed, pooled_tasks=small)
     predictions = np.zeros((len(grid), len(target)))
     unknown_tasks = "error" if model.mode == "single_task" else "shared"
