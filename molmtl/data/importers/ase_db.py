@@ -102,8 +102,13 @@ class AseDbImporter(Importer):
     def structures(self) -> Iterator[StructureOrError]:
         import ase.db
 
+        database = ase.db.connect(str(self.path), type="db")
+        # One connection for the whole read; without it ASE opens one per row.
+        with database:
+            yield from self._read(database)
+
+    def _read(self, database: Any) -> Iterator[StructureOrError]:
         try:
-            database = ase.db.connect(str(self.path), type="db")
             metadata = dict(database.metadata)
             rows = database.select()
             first = next(rows, None)
@@ -150,11 +155,14 @@ class AseDbImporter(Importer):
             raise InvalidFileError(f"{self.path} cannot be read past row {first.id} ({error}); the file is truncated") from error
 
     def _spin_offset(self, database: Any, first: Any) -> int:
-        """Return 1 when the spin field holds 2S (some value is 0), else 0; scans the file once."""
-        if _row_spin(first) is None:
+        """Return 1 when the spin field holds 2S (some value is 0), else 0; scans the file unless the first value is 0."""
+        first_spin = _row_spin(first)
+        if first_spin is None:
             return 0
-        values = {_row_spin(row) for row in database.select()}
-        offset = 1 if 0 in values else 0
+        if first_spin == 0:
+            offset = 1
+        else:
+            offset = 1 if any(_row_spin(row) == 0 for row in database.select()) else 0
         self.notes["spin_multiplicity"] = (
             "the source field holds 2S (it contains 0) and is stored as 2S + 1" if offset else "the source field is stored as 2S + 1"
         )
