@@ -62,7 +62,7 @@ class SyntheticDataset(Dataset):
         with torch.no_grad():
             for parameter in teacher.parameters():
                 fan_in = parameter.shape[-1] if parameter.dim() > 1 else 1
-                parameter.copy_(2.0 * torch.randn(parameter.shape, generator=teacher_generator, dtype=torch.float64) / fan_in**0.5)
+                parameter.copy_(torch.randn(parameter.shape, generator=teacher_generator, dtype=torch.float64) / fan_in**0.5)
         generator = torch.Generator().manual_seed(seed)
         self.x = torch.randn(num_samples, num_inputs, generator=generator, dtype=torch.float64)
         with torch.no_grad():
@@ -140,10 +140,19 @@ def build_synthetic(noise: Sequence[float] = (0.1, 0.3), conflict: bool = False,
     return model, SyntheticProblem(tasks), train_set, valid_set
 
 
+def synthetic_config(epochs: int, batch_size: int = 32, lr: float = 3e-3, seed: int = 0, device: str = "cpu"):
+    """Return the trainer settings that :func:`main` uses (constant learning rate, no files besides logs)."""
+    from molmtl.training.config import TrainerConfig
+
+    return TrainerConfig(
+        max_epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
+        progress=False, plots=False, tensorboard=False, warmup_epochs=0.0, schedule="constant",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Train the synthetic problem from the command line (works under ``torchrun``)."""
     from molmtl.training import distributed
-    from molmtl.training.config import TrainerConfig
     from molmtl.training.trainer import Trainer
 
     parser = argparse.ArgumentParser(description="Train the synthetic two-task regression problem.")
@@ -160,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     device = distributed.init_from_environment("cpu")
     try:
         model, problem, train_set, valid_set = build_synthetic(num_train=args.num_train, seed=args.seed)
-        config = TrainerConfig(max_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=str(device), progress=False, plots=False, tensorboard=False, warmup_epochs=0.0, schedule="constant")
+        config = synthetic_config(args.epochs, args.batch_size, args.lr, args.seed, device=str(device))
         trainer = Trainer(model, problem, train_set, valid_set, config=config, weighting=args.weighting, run_dir=args.out)
         trainer.fit(resume=args.resume)
     finally:

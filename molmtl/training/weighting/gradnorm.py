@@ -32,6 +32,11 @@ class GradNormWeighting(TaskWeighting):
     ``alpha`` sets how strongly slow tasks are pushed (0 equalises the norms; the paper uses
     0.12 to 3). ``learning_rate`` is the step size of the Adam optimiser of the weights.
     ``L_t(0)`` is the first non-zero loss seen for each task.
+
+    Diagnostics per epoch and task: the mean of ``G_t / target_t`` (``gradnorm_ratio_<task>``)
+    and the fraction of steps where that ratio lies in [0.5, 2]
+    (``gradnorm_within_factor2_<task>``). Single-batch norms are noisy, so a few steps outside
+    the band are expected even when the weights track the targets.
     """
 
     name = "gradnorm"
@@ -99,7 +104,9 @@ class GradNormWeighting(TaskWeighting):
             name = self.task_names[index]
             self._record(f"gradnorm_norm_{name}", float(scaled_norms[index]))
             self._record(f"gradnorm_target_{name}", float(targets[index]))
-            self._record(f"gradnorm_ratio_{name}", float(scaled_norms[index] / targets[index]))
+            ratio = float(scaled_norms[index] / targets[index])
+            self._record(f"gradnorm_ratio_{name}", ratio)
+            self._record(f"gradnorm_within_factor2_{name}", float(0.5 <= ratio <= 2.0))
 
     def get_extra_state(self) -> Any:
         return {"optimizer": self._optimizer.state_dict(), "alpha": self.alpha}
