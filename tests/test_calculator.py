@@ -129,21 +129,24 @@ def test_stress_is_fresh_after_strain():
     atoms.get_forces()
     assert counter.calls == 1
     stress_before = atoms.get_stress()
-    assert counter.calls == 2, "stress was not computed with the forces, so it needs one more evaluation"
-    atoms.get_stress()
-    atoms.get_forces()
-    assert counter.calls == 2
+    atoms.get_potential_energy()
+    assert counter.calls == 1, "a periodic structure gets its stress from the forces evaluation"
 
     strain = np.eye(3) + np.array([[0.02, 0.005, 0.0], [0.005, -0.01, 0.0], [0.0, 0.0, 0.015]])
     atoms.set_cell(atoms.cell.array @ strain, scale_atoms=True)
     atoms.get_forces()
-    assert counter.calls == 3
+    assert counter.calls == 2
     stress_after = atoms.get_stress()
-    assert counter.calls == 4
+    assert counter.calls == 2
+
+    atoms.set_cell(atoms.cell.array @ strain, scale_atoms=True)
+    stress_second_strain = atoms.get_stress()
+    assert counter.calls == 3
+    assert np.abs(stress_second_strain - stress_after).max() > 1e-6
 
     fresh = atoms.copy()
     fresh.calc = MolMTLCalculator(make_model())
-    np.testing.assert_allclose(stress_after, fresh.get_stress(), atol=1e-12)
+    np.testing.assert_allclose(stress_second_strain, fresh.get_stress(), atol=1e-12)
     assert np.abs(stress_after - stress_before).max() > 1e-6
 
 

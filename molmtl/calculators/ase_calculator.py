@@ -77,7 +77,8 @@ class MolMTLCalculator(Calculator):
             ``0`` searches at every new geometry.
 
     The total charge is ``atoms.info["charge"]`` (e, default 0). Stress is available only for
-    structures that are periodic in all three directions. Results belong to one state of
+    structures that are periodic in all three directions, and is then computed with the
+    forces. Results belong to one state of
     the atoms: a change of positions, numbers, cell, pbc or total charge discards them, and
     a property asked for later on an unchanged state is computed only if it is missing.
     ``evaluation_count`` counts the model evaluations.
@@ -117,8 +118,10 @@ class MolMTLCalculator(Calculator):
     ) -> None:
         """Evaluate the model on ``atoms`` and store the requested properties in ``self.results``.
 
-        Energy, per-atom energies, forces, dipole and charges come from one evaluation.
-        Stress needs the strain derivative, so it is computed only when requested.
+        Energy, per-atom energies, forces, dipole and charges come from one evaluation. For a
+        structure periodic in all three directions the stress comes from the same evaluation
+        (the strain derivative shares the backward pass with the forces), so NPT steps cost
+        one evaluation.
         """
         properties = ["energy"] if properties is None else list(properties)
         if atoms is not None:
@@ -128,13 +131,13 @@ class MolMTLCalculator(Calculator):
         atoms = self.atoms
         check_atoms(atoms)
 
-        want_stress = "stress" in properties
-        if want_stress and not atoms.pbc.all():
+        if "stress" in properties and not atoms.pbc.all():
             raise PropertyNotImplementedError(
                 f"stress needs a structure periodic in all three directions, got pbc={atoms.pbc.tolist()}"
             )
         if system_changes:
             self.results = {}
+        want_stress = bool(atoms.pbc.all())
 
         batch = self._build_batch(atoms)
         with torch.enable_grad():
