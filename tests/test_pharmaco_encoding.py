@@ -95,8 +95,11 @@ def test_rare_alleles_pooled_as_other():
     frame = pd.DataFrame({"cyp2c9": ["*1/*1"] * 10 + ["*1/*2"] * 3 + ["*1/*5"]})
     encoder = TabularEncoder(FeatureSpec(diplotypes=["cyp2c9"], min_allele_count=2)).fit(frame)
     assert encoder.feature_names == ["cyp2c9:*2", "cyp2c9:other"]
-    design, _ = encoder.transform(pd.DataFrame({"cyp2c9": ["*5/*5", "*2/*5"]}))
-    assert design.tolist() == [[0, 2], [1, 1]]
+    design, report = encoder.transform(pd.DataFrame({"cyp2c9": ["*5/*5", "*2/*5", "*1/*9"]}))
+    # *9 was never seen in training: it joins the "other" column and is counted
+    assert design.tolist() == [[0, 2], [1, 1], [0, 1]]
+    assert report.columns[0].pooled_unseen == 1
+    assert "counted as 'other'" in report.summary()
 
 
 def test_unknown_genotype_raises_with_value():

@@ -48,6 +48,7 @@ class ColumnReport:
     missing: int = 0
     unknown: int = 0
     unknown_examples: list[str] = field(default_factory=list)
+    pooled_unseen: int = 0
 
     def note_unknown(self, value: Any) -> None:
         """Count one unreadable value and keep up to five examples."""
@@ -312,7 +313,8 @@ class DiplotypeEncoder(_AlleleCountEncoder):
     The most frequent training allele (usually ``*1``) is the reference and gets no column.
     Alleles with at least ``min_allele_count`` training copies get their own column. Rarer
     training alleles are pooled into ``<column>:other``. An allele never seen in training
-    follows the ``unknown_values`` policy.
+    is counted as ``other`` when that column exists (counted in
+    ``ColumnReport.pooled_unseen``) and otherwise follows the ``unknown_values`` policy.
     """
 
     kind = "diplotype"
@@ -339,10 +341,12 @@ class DiplotypeEncoder(_AlleleCountEncoder):
             return pair
         known = {self.reference, *self.alleles, *self.rare}
         unseen = [allele for allele in pair if allele not in known]
-        if unseen:
+        if unseen and self.OTHER in self.alleles:
+            report.pooled_unseen += 1
+        elif unseen:
             self._reject(value, row, report, f"allele {unseen[0]} not seen in training (known: {sorted(known)})")
             return None
-        return tuple(self.OTHER if allele in self.rare else allele for allele in pair)  # type: ignore[return-value]
+        return tuple(self.OTHER if allele in self.rare or allele not in known else allele for allele in pair)  # type: ignore[return-value]
 
     def _choose_alleles(self, counts: Counter[str]) -> None:
         ordered = sorted(counts, key=lambda allele: (-counts[allele], allele))

@@ -91,10 +91,12 @@ class EncodingReport:
         """Return a short multi-line text: one line per column with missing or unknown values."""
         lines = [f"{self.rows} rows encoded, {self.missing_total} missing entries imputed"]
         for report in self.columns:
-            if report.missing or report.unknown:
+            if report.missing or report.unknown or report.pooled_unseen:
                 line = f"  {report.column} ({report.kind}): {report.missing} missing"
                 if report.unknown:
                     line += f", of which {report.unknown} unreadable (e.g. {', '.join(report.unknown_examples)})"
+                if report.pooled_unseen:
+                    line += f"; {report.pooled_unseen} with alleles not seen in training, counted as 'other'"
                 lines.append(line)
         return "\n".join(lines)
 
