@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,12 @@ from molmtl.data.structure import Structure
 
 #: HDF5 chunk cache per open dataset, bytes. Large enough to hold a few compressed chunks.
 CHUNK_CACHE_BYTES = 4 * 1024 * 1024
+
+#: Per-structure fields are read in blocks of this many structures, and the most recently used
+#: blocks are kept (about 200 bytes per structure each), because one HDF5 read per field and
+#: structure costs more than the rest of building a graph for a small molecule.
+STRUCTURE_BLOCK = 512
+CACHED_BLOCKS = 16
 
 
 class FormatError(ValueError):
@@ -36,6 +43,7 @@ class H5Reader:
             raise FileNotFoundError(f"{self.path} not found; create it with 'molmtl convert'")
         self._file: Any = None
         self._datasets: dict[str, Any] = {}
+        self._blocks: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()
         self._pid: int | None = None
         file = self._handle()
         check_file(file, self.path)
@@ -52,6 +60,7 @@ class H5Reader:
         state = self.__dict__.copy()
         state["_file"] = None
         state["_datasets"] = {}
+        state["_blocks"] = OrderedDict()
         state["_pid"] = None
         return state
 
@@ -65,6 +74,7 @@ class H5Reader:
             except OSError as error:
                 raise FormatError(f"{self.path} is not a readable HDF5 file ({error}); it may be truncated, convert it again") from error
             self._datasets = {}
+            self._blocks = OrderedDict()
             self._pid = os.getpid()
         return self._file
 
@@ -76,12 +86,28 @@ class H5Reader:
             dataset = self._datasets[name] = file[name]
         return dataset
 
+    def _structure_block(self, index: int) -> tuple[dict[str, np.ndarray], int]:
+        """Return the cached per-structure arrays of the block that holds ``index`` and the row in it."""
+        number, row = divmod(index, STRUCTURE_BLOCK)
+        block = self._blocks.get(number)
+        if block is None:
+            start = number * STRUCTURE_BLOCK
+            stop = min(start + STRUCTURE_BLOCK, len(self))
+            block = {name: self._dataset(name)[start:stop] for name in fmt.PER_STRUCTURE}
+            self._blocks[number] = block
+            if len(self._blocks) > CACHED_BLOCKS:
+                self._blocks.popitem(last=False)
+        else:
+            self._blocks.move_to_end(number)
+        return block, row
+
     def close(self) -> None:
         """Close the HDF5 handle; the next read reopens it."""
         if self._file is not None and self._pid == os.getpid():
             self._file.close()
         self._file = None
         self._datasets = {}
+        self._blocks = OrderedDict()
 
     def num_atoms(self, index: int) -> int:
         """Return the number of atoms of structure ``index``."""
@@ -93,9 +119,9 @@ class H5Reader:
             raise IndexError(f"structure index {index} is out of range for {len(self)} structures in {self.path}")
         index = index % len(self)
         start, stop = int(self.offsets[index]), int(self.offsets[index + 1])
-        record: dict[str, Any] = {}
-        for name in fmt.PER_STRUCTURE:
-            record[name] = self._dataset(name)[index]
+        self._handle()
+        block, row = self._structure_block(index)
+        record: dict[str, Any] = {name: values[row] for name, values in block.items()}
         masks = {name: bool(record[keys.mask_key(name)]) for name in keys.LABELS}
         record[keys.ATOMIC_NUMBERS] = self._dataset(keys.ATOMIC_NUMBERS)[start:stop]
         record[keys.POSITIONS] = self._dataset(keys.POSITIONS)[start:stop]
