@@ -52,7 +52,7 @@ class MolMTLModel(nn.Module):
             elif name == "charges":
                 heads[name] = ChargesHead(num_scalars)
             elif name == "dipole":
-                heads[name] = DipoleHead(self.encoder.irreps_out, self.elements.masses)
+                heads[name] = DipoleHead(config.num_channels, self.elements.masses)
         # Charges must run before the dipole, whatever order the config lists them in.
         order = [name for name in ("energy", "charges", "dipole") if name in heads]
         self.heads = nn.ModuleDict({name: heads[name] for name in order})

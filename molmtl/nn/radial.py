@@ -44,6 +44,47 @@ class PolynomialEnvelope(nn.Module):
         """Map edge lengths (Å) to envelope values in [0, 1], same shape."""
         p = self.p
         x = lengths / self.cutoff
-        x_p = x.pow(p)
-        value = 1.0 - 0.5 * (p + 1.0) * (p + 2.0) * x_p + p * (p + 2.0) * x_p * x - 0.5 * p * (p + 1.0) * x_p * x * x
-        return torch.where(x < 1.0, value, torch.zeros_like(value))
+        # Horner form of the polynomial: 1 + x^p (a + x (b + c x)).
+        a = -0.5 * (p + 1.0) * (p + 2.0)
+        b = p * (p + 2.0)
+        c = -0.5 * p * (p + 1.0)
+        value = 1.0 + x.pow(p) * (a + x * (b + c * x))
+        return torch.where(x < 1.0, value, 0.0)
+
+
+class RadialMLP(nn.Module):
+    """The radial MLPs of all interaction layers, evaluated together as batched matrix products.
+
+    Each layer ``k`` has its own MLP ``num_basis -> hidden... -> sizes[k]`` without biases and
+    with SiLU activations, so an input of zeros gives zeros. As in e3nn's
+    ``FullyConnectedNet``, weights are drawn from N(0, 1), divided by ``sqrt(fan_in)`` in the
+    forward pass, and SiLU is scaled to unit second moment. Stacking the layers' weights
+    into one tensor per depth replaces ``num_layers`` small matrix products by one.
+    """
+
+    def __init__(self, num_basis: int, hidden: list[int], sizes: list[int]) -> None:
+        super().__init__()
+        from e3nn.math import normalize2mom
+
+        widths = [num_basis, *hidden, max(sizes)]
+        self.sizes = list(sizes)
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.randn(len(sizes), fan_in, fan_out)) for fan_in, fan_out in zip(widths[:-1], widths[1:])
+        )
+        self.norms = [1.0 / math.sqrt(fan_in) for fan_in in widths[:-1]]
+        self.silu_scale = float(normalize2mom(torch.nn.functional.silu).cst)
+        with torch.no_grad():
+            # Outputs past a layer's own size are padding; zero them so they carry no weight.
+            for index, size in enumerate(sizes):
+                self.weights[-1][index, :, size:] = 0.0
+
+    def forward(self, radial_basis: torch.Tensor, envelope: torch.Tensor) -> list[torch.Tensor]:
+        """Return each layer's weights [E, sizes[k]] times the envelope [E, 1]."""
+        hidden = radial_basis.unsqueeze(0)
+        last = len(self.weights) - 1
+        for index, (weight, norm) in enumerate(zip(self.weights, self.norms)):
+            hidden = torch.matmul(hidden, weight * norm)
+            if index < last:
+                hidden = torch.nn.functional.silu(hidden) * self.silu_scale
+        hidden = hidden * envelope
+        return [hidden[index, :, :size] for index, size in enumerate(self.sizes)]

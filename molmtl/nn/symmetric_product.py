@@ -13,76 +13,72 @@ import torch
 from e3nn import o3
 from torch import nn
 
-from molmtl.nn.irreps import block_channel_index
-
-
-def _channelwise_product(
-    irreps_1: o3.Irreps, irreps_2: o3.Irreps, targets: set[o3.Irrep], symmetric: bool
-) -> o3.TensorProduct | None:
-    """Build the unweighted channel-wise (``uuu``) product of two feature sets, or ``None`` without paths."""
-    irreps_out = []
-    instructions = []
-    for i_1, (mul_1, ir_1) in enumerate(irreps_1):
-        for i_2, (mul_2, ir_2) in enumerate(irreps_2):
-            if symmetric and i_2 < i_1:
-                continue
-            for ir_out in ir_1 * ir_2:
-                if ir_out not in targets:
-                    continue
-                if symmetric and i_1 == i_2 and (ir_1.l + ir_2.l + ir_out.l) % 2 == 1:
-                    continue  # antisymmetric coupling of a channel with itself: identically zero
-                instructions.append((i_1, i_2, len(irreps_out), "uuu", False))
-                irreps_out.append((mul_1, ir_out))
-    if not instructions:
-        return None
-    return o3.TensorProduct(irreps_1, irreps_2, o3.Irreps(irreps_out), instructions)
+from molmtl.nn.irreps import IrrepLayout, build_coupling
 
 
 class SymmetricProduct(nn.Module):
-    """Map ``A`` [N, irreps_in] to an element-weighted sum of its products up to ``correlation_order``.
+    """Map ``A`` [N, C, D] to the products of ``A`` up to ``correlation_order``, scaled per element.
 
-    The products are concatenated, scaled per (element, product block, channel) and mixed by
-    an equivariant linear layer into ``irreps_out``. Without neighbours ``A = 0`` and the
-    output is exactly 0 (no constant term).
+    The output [N, C, D_out] concatenates ``A`` and its products (layout :attr:`layout_out`,
+    blocks grouped by irrep); every (element, block, channel) has its own weight. Without
+    neighbours ``A = 0`` and the output is exactly 0 (no constant term).
     """
 
     def __init__(
         self,
-        irreps_in: o3.Irreps,
-        irreps_out: o3.Irreps,
+        layout_in: IrrepLayout,
+        targets: list[o3.Irrep],
         correlation_order: int,
+        channels: int,
         num_elements: int,
         intermediate_l_max: int,
     ) -> None:
         super().__init__()
-        irreps_in = o3.Irreps(irreps_in)
-        irreps_out = o3.Irreps(irreps_out)
-        intermediate = {o3.Irrep(l, p) for l in range(intermediate_l_max + 1) for p in (1, -1)}
-        final = {ir for _, ir in irreps_out}
-        products = nn.ModuleList()
-        current = irreps_in
+        intermediate = [o3.Irrep(l, p) for l in range(intermediate_l_max + 1) for p in (1, -1)]
+        couplings = []
+        layout = layout_in
         for order in range(2, correlation_order + 1):
-            targets = final if order == correlation_order else intermediate
-            product = _channelwise_product(current, irreps_in, targets, symmetric=(order == 2))
-            if product is None:
+            order_targets = targets if order == correlation_order else intermediate
+            coupling = build_coupling(layout, layout_in, order_targets, symmetric=(order == 2))
+            if coupling.num_paths == 0:
                 break
-            products.append(product)
-            current = product.irreps_out
-        self.products = products
-        irreps_cat = irreps_in + sum((product.irreps_out for product in products), o3.Irreps())
-        self.irreps_cat = irreps_cat
-        self.register_buffer("component_index", torch.tensor(block_channel_index(irreps_cat)), persistent=False)
-        num_weights = sum(mul for mul, _ in irreps_cat)
-        self.element_weights = nn.Parameter(torch.ones(num_elements, num_weights))
-        self.linear = o3.Linear(irreps_cat, irreps_out)
+            couplings.append(coupling)
+            layout = coupling.layout
+        for index, coupling in enumerate(couplings):
+            self.register_buffer(f"coupling_{index}", coupling.tensor)
+        self.num_products = len(couplings)
+        self.dims = [layout_in.dim] + [coupling.layout.dim for coupling in couplings]
+        pieces = [(ir, order) for order, lay in enumerate([layout_in] + [c.layout for c in couplings]) for ir in lay.irreps]
+        # Group blocks by irrep so that the following linear layer reads each irrep as one slice.
+        order_of_irreps = []
+        for ir, _ in pieces:
+            if ir not in order_of_irreps:
+                order_of_irreps.append(ir)
+        block_dims = [ir.dim for ir, _ in pieces]
+        block_starts = [sum(block_dims[:index]) for index in range(len(pieces))]
+        permutation = []
+        grouped = []
+        for ir in order_of_irreps:
+            for index, (block_ir, _) in enumerate(pieces):
+                if block_ir == ir:
+                    permutation.extend(range(block_starts[index], block_starts[index] + ir.dim))
+                    grouped.append(ir)
+        self.layout_out = IrrepLayout(tuple(grouped))
+        self.register_buffer("permutation", torch.tensor(permutation, dtype=torch.int64), persistent=False)
+        block_of_component = [number for number, ir in enumerate(grouped) for _ in range(ir.dim)]
+        self.register_buffer("block_of_component", torch.tensor(block_of_component), persistent=False)
+        self.element_weights = nn.Parameter(torch.ones(num_elements, channels, len(grouped)))
 
     def forward(self, atomic_basis: torch.Tensor, element: torch.Tensor) -> torch.Tensor:
-        """Return the product features [N, irreps_out.dim] for element indices [N]."""
+        """Return the weighted product basis [N, C, D_out] for element indices [N]."""
+        num_nodes, channels, dim = atomic_basis.shape
         parts = [atomic_basis]
         current = atomic_basis
-        for product in self.products:
-            current = product(current, atomic_basis)
+        for index in range(self.num_products):
+            coupling = getattr(self, f"coupling_{index}")
+            outer = current.unsqueeze(-1) * atomic_basis.unsqueeze(-2)
+            current = outer.reshape(num_nodes, channels, -1) @ coupling
             parts.append(current)
-        basis = torch.cat(parts, dim=-1) if len(parts) > 1 else atomic_basis
-        weights = self.element_weights[element][:, self.component_index]
-        return self.linear(basis * weights)
+        basis = torch.cat(parts, dim=-1)[:, :, self.permutation] if len(parts) > 1 else atomic_basis
+        weights = self.element_weights[:, :, self.block_of_component][element]
+        return basis * weights

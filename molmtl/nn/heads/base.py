@@ -13,8 +13,8 @@ class NodeFeatures:
     """Encoder output that the heads read.
 
     ``scalars`` [N, C * num_layers] are the invariant (``0e``) channels of every layer,
-    concatenated. ``equivariant`` [N, irreps.dim] are the last layer's features (irreps in
-    ``irreps``), which hold the ``1o`` channels that the dipole head reads.
+    concatenated. ``equivariant`` [N, C, D] are the last layer's channel-major features
+    (``0e``, then the ``1o`` components that the dipole head reads, when it is enabled).
     """
 
     scalars: torch.Tensor

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
-from e3nn import o3
+from torch import nn
 
 from molmtl.nn.heads.base import Head, HeadContext, NodeFeatures
 
@@ -21,9 +23,11 @@ class DipoleHead(Head):
 
     name = "dipole"
 
-    def __init__(self, irreps_in: o3.Irreps, masses: torch.Tensor) -> None:
+    def __init__(self, channels: int, masses: torch.Tensor) -> None:
         super().__init__()
-        self.linear = o3.Linear(irreps_in, o3.Irreps("1x1o"))
+        # Weights of the C vector channels, scaled by 1/sqrt(C) in the forward pass.
+        self.weight = nn.Parameter(torch.randn(channels))
+        self.norm = 1.0 / math.sqrt(channels)
         # A plain float64 attribute, not a buffer, so that casting the model keeps its dtype.
         self.masses = masses.to(torch.float64).clone()
 
@@ -37,7 +41,9 @@ class DipoleHead(Head):
         total_mass = masses.new_zeros(context.num_graphs).index_add(0, context.batch, masses)
         weighted = positions.new_zeros(context.num_graphs, 3).index_add(0, context.batch, masses[:, None] * positions)
         centre_of_mass = weighted / total_mass[:, None]
-        atomic_dipoles = self.linear(features.equivariant).to(torch.float64)
+        # Components 1:4 of the channel-major features are the 1o block (x, y, z in e3nn 0.6).
+        vectors = features.equivariant[:, :, 1:4]
+        atomic_dipoles = torch.einsum("ncm,c->nm", vectors, self.weight * self.norm).to(torch.float64)
         charges = outputs["charges"]
         return charges[:, None] * (positions - centre_of_mass[context.batch]) + atomic_dipoles
 
