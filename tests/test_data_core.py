@@ -32,9 +32,33 @@ def _mixed_structures() -> list[Structure]:
     ethanol = molecule("CH3CH2OH")
     copper = bulk("Cu", "fcc", a=3.6, cubic=True)
     structures = [
-        Structure(water.numbers, water.positions, energy=-14.2, forces=rng.normal(size=(3, 3)), dipole=[0.1, 0.2, 0.3], config_type="water", molecule="H2O"),
-        Structure(ethanol.numbers, ethanol.positions, total_charge=1.0, energy=-40.0, charges=rng.normal(size=9), molecule="ethanol", spin_multiplicity=2),
-        Structure(copper.numbers, copper.positions, cell=copper.cell.array, pbc=True, energy=-15.0, stress=[0.1, 0.2, 0.3, 0.01, 0.02, 0.03], weight=2.0),
+        Structure(
+            water.numbers,
+            water.positions,
+            energy=-14.2,
+            forces=rng.normal(size=(3, 3)),
+            dipole=[0.1, 0.2, 0.3],
+            config_type="water",
+            molecule="H2O",
+        ),
+        Structure(
+            ethanol.numbers,
+            ethanol.positions,
+            total_charge=1.0,
+            energy=-40.0,
+            charges=rng.normal(size=9),
+            molecule="ethanol",
+            spin_multiplicity=2,
+        ),
+        Structure(
+            copper.numbers,
+            copper.positions,
+            cell=copper.cell.array,
+            pbc=True,
+            energy=-15.0,
+            stress=[0.1, 0.2, 0.3, 0.01, 0.02, 0.03],
+            weight=2.0,
+        ),
         Structure(water.numbers, water.positions + 0.05),
     ]
     return structures
@@ -134,7 +158,12 @@ def test_edge_vectors_convention() -> None:
     [
         bulk("Cu", "fcc", a=3.6),  # one atom, cell far shorter than the cutoff
         bulk("Si", "diamond", a=5.43),
-        Atoms("H2", positions=[[0, 0, 0], [0.3, 0.4, 0.5]], cell=[[2.0, 0, 0], [1.9, 0.4, 0], [0.3, 0.2, 1.5]], pbc=True),
+        Atoms(
+            "H2",
+            positions=[[0, 0, 0], [0.3, 0.4, 0.5]],
+            cell=[[2.0, 0, 0], [1.9, 0.4, 0], [0.3, 0.2, 1.5]],
+            pbc=True,
+        ),
         Atoms("HO", positions=[[0, 0, 0], [0.5, 0.5, 0.5]], cell=[2.0, 2.5, 10.0], pbc=[True, True, False]),
         molecule("CH3CH2OH"),
     ],
@@ -213,7 +242,9 @@ def test_sigkill_during_write(tmp_path: Path, previous: bool) -> None:
     if previous:
         with H5Writer(path) as writer:
             writer.append(_mixed_structures())
-    process = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, str(path)], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", _KILL_SCRIPT, str(path)], stdout=subprocess.PIPE, text=True
+    )
     assert process.stdout is not None
     assert process.stdout.readline().strip() == "started"
     time.sleep(0.5)

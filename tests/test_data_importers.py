@@ -28,7 +28,9 @@ def _info(path: Path, capsys: pytest.CaptureFixture[str]) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def _assert_xyz_round_trip(source: Path, output: Path, capsys: pytest.CaptureFixture[str], count: int, formula_atoms: int) -> None:
+def _assert_xyz_round_trip(
+    source: Path, output: Path, capsys: pytest.CaptureFixture[str], count: int, formula_atoms: int
+) -> None:
     info = _info(output, capsys)
     assert info["num_structures"] == count
     assert info["num_atoms"] == count * formula_atoms
@@ -109,7 +111,9 @@ def test_schnetpack_ethanol_db(shared_data: Path, tmp_path: Path, capsys: pytest
 
 
 @pytest.mark.parametrize("name", ["ase_ag3_2200.db", "ase_carbene_2200.db"])
-def test_spookynet_db(name: str, shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_spookynet_db(
+    name: str, shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = shared_data / "dipoles" / "schnetpack_spookynet_ag3_ch2" / name
     output = _convert(source, tmp_path / "spooky.h5")
     info = _info(output, capsys)
@@ -155,7 +159,9 @@ def test_spice_hdf5(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFix
                 atoms = reader[index + conformer].to_atoms()
                 positions = group["conformations"][conformer].astype(float) * units.Bohr
                 np.testing.assert_allclose(atoms.positions, positions, rtol=1e-12)
-                assert atoms.get_potential_energy() == pytest.approx(group["dft_total_energy"][conformer] * units.Hartree, rel=1e-12)
+                assert atoms.get_potential_energy() == pytest.approx(
+                    group["dft_total_energy"][conformer] * units.Hartree, rel=1e-12
+                )
                 forces = -group["dft_total_gradient"][conformer].astype(float) * units.Hartree / units.Bohr
                 np.testing.assert_allclose(atoms.get_forces(), forces, rtol=1e-12)
                 com = masses @ positions / masses.sum()
@@ -163,7 +169,9 @@ def test_spice_hdf5(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFix
                 np.testing.assert_allclose(atoms.get_dipole_moment(), dipole, rtol=1e-10, atol=1e-12)
                 assert atoms.info["charge"] == 1.0
                 if "mbis_charges" in group:
-                    np.testing.assert_allclose(atoms.get_charges(), group["mbis_charges"][conformer, :, 0], rtol=1e-6)
+                    np.testing.assert_allclose(
+                        atoms.get_charges(), group["mbis_charges"][conformer, :, 0], rtol=1e-6
+                    )
             index += len(group["conformations"])
 
 
@@ -180,7 +188,9 @@ def test_ani1x_hdf5(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFix
         group = file["C1H4N4O4"]
         atoms = reader[0].to_atoms()
         np.testing.assert_array_equal(atoms.numbers, group["atomic_numbers"][()])
-        assert atoms.get_potential_energy() == pytest.approx(group["wb97x_dz.energy"][0] * units.Hartree, rel=1e-12)
+        assert atoms.get_potential_energy() == pytest.approx(
+            group["wb97x_dz.energy"][0] * units.Hartree, rel=1e-12
+        )
         np.testing.assert_allclose(atoms.get_forces(), group["wb97x_dz.forces"][0] * units.Hartree, rtol=1e-6)
 
 
@@ -193,7 +203,9 @@ def test_ani1_alkane_hdf5(shared_data: Path, tmp_path: Path, capsys: pytest.Capt
     assert info["label_counts"]["forces"] == 0
     with h5py.File(source) as file:
         energy = file["gdb11_s01/gdb11_s01-0/energies"][17]
-    assert H5Reader(output)[17].to_atoms().get_potential_energy() == pytest.approx(energy * units.Hartree, rel=1e-12)
+    assert H5Reader(output)[17].to_atoms().get_potential_energy() == pytest.approx(
+        energy * units.Hartree, rel=1e-12
+    )
 
 
 def _finite_difference_ratio(reader: H5Reader, indices: np.ndarray) -> float:
@@ -212,7 +224,9 @@ def _finite_difference_ratio(reader: H5Reader, indices: np.ndarray) -> float:
     return float(np.median(ratios))
 
 
-def test_ani1_nms_forces_hartree_bohr(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ani1_nms_forces_hartree_bohr(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = shared_data / "hdf5_molecular" / "alkane_ani1_layout" / "C2H6_DFT+Force_NMS.h5"
     output = _convert(source, tmp_path / "c2h6.h5", "--forces-unit", "hartree/bohr")
     info = _info(output, capsys)

@@ -68,7 +68,9 @@ def test_fit_e0_warns_underdetermined(tmp_path: Path) -> None:
 
 
 def test_isolated_atom_e0(shared_data: Path) -> None:
-    frames = ase.io.read(shared_data / "md_energy_forces" / "botnet_ethanol_rmd17" / "isolated_atoms.xyz", ":")
+    frames = ase.io.read(
+        shared_data / "md_energy_forces" / "botnet_ethanol_rmd17" / "isolated_atoms.xyz", ":"
+    )
     e0 = e0_from_isolated_atoms(Structure.from_atoms(atoms) for atoms in frames)
     assert sorted(e0) == [1, 6, 7, 8]
     hydrogen = next(a for a in frames if a.numbers[0] == 1)
@@ -157,7 +159,9 @@ def test_split_by_group_too_few_groups() -> None:
         split_by_group(["a", "b", "a"])
 
 
-def test_info_rejects_newer_version(synthetic_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_info_rejects_newer_version(
+    synthetic_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "future.h5"
     path.write_bytes(synthetic_file.read_bytes())
     with h5py.File(path, "a") as file:
@@ -166,7 +170,9 @@ def test_info_rejects_newer_version(synthetic_file: Path, tmp_path: Path, capsys
     assert "upgrade molmtl" in capsys.readouterr().err
 
 
-def test_info_names_missing_field(synthetic_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_info_names_missing_field(
+    synthetic_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "broken.h5"
     path.write_bytes(synthetic_file.read_bytes())
     with h5py.File(path, "a") as file:

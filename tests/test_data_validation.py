@@ -106,7 +106,9 @@ def test_ghost_atom_skipped(tmp_path: Path) -> None:
 
 def test_close_atoms_rejected() -> None:
     positions = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.96], [0.0, 0.05, 0.96]]
-    with pytest.raises(InvalidStructureError, match=r"atoms 1 and 2 are 0.0500 Angstrom apart, closer than 0.1"):
+    with pytest.raises(
+        InvalidStructureError, match=r"atoms 1 and 2 are 0.0500 Angstrom apart, closer than 0.1"
+    ):
         validate_structure(Structure([8, 1, 1], positions))
 
 
@@ -137,7 +139,9 @@ def test_shape_mismatch_npz(tmp_path: Path) -> None:
         energies=np.array([-1.0, -2.0]),
         forces=np.zeros((2, 4, 3)),
     )
-    with pytest.raises(InvalidStructureError, match=r"structure 0: forces has shape \(4, 3\) but shape \(3, 3\) is expected"):
+    with pytest.raises(
+        InvalidStructureError, match=r"structure 0: forces has shape \(4, 3\) but shape \(3, 3\) is expected"
+    ):
         convert_file(path, tmp_path / "out.h5")
     _assert_nothing_written(tmp_path, tmp_path / "out.h5")
 
@@ -163,7 +167,9 @@ def test_stress_components(tmp_path: Path) -> None:
             atoms = Atoms("Cu", positions=[[0, 0, 0]], cell=cell, pbc=True)
             database.write(atoms, data={"my_stress": stress})
     options = ImportOptions(keys={"stress": "my_stress"})
-    with pytest.raises(InvalidStructureError, match=r"structure 2: stress has 4 components .* xx, yy, zz, yz, xz, xy"):
+    with pytest.raises(
+        InvalidStructureError, match=r"structure 2: stress has 4 components .* xx, yy, zz, yz, xz, xy"
+    ):
         convert_file(path, tmp_path / "out.h5", options=options)
     result = convert_file(path, tmp_path / "out.h5", options=options, on_bad="skip")
     assert result.skipped == [2]
@@ -214,7 +220,11 @@ def test_truncated_hdf5(tmp_path: Path, shared_data: Path) -> None:
 
 def test_truncated_npz(tmp_path: Path) -> None:
     full = tmp_path / "full.npz"
-    np.savez(full, nuclear_charges=np.array([8, 1, 1]), coords=np.random.default_rng(0).normal(size=(200, 3, 3)) * 3)
+    np.savez(
+        full,
+        nuclear_charges=np.array([8, 1, 1]),
+        coords=np.random.default_rng(0).normal(size=(200, 3, 3)) * 3,
+    )
     path = _truncate_copy(full, tmp_path / "rmd17_cut.npz")
     with pytest.raises(InvalidFileError, match="truncated or corrupt"):
         convert_file(path, tmp_path / "out.h5", format="rmd17")
@@ -241,7 +251,9 @@ def test_unmatched_key_lists_keys(tmp_path: Path, shared_data: Path) -> None:
 
 def test_unmatched_hdf5_key(tmp_path: Path, shared_data: Path) -> None:
     source = shared_data / "dipoles" / "modelforge_spice_ani1x_qm9" / "ani1_n5.hdf5"
-    with pytest.raises(InvalidFileError, match=r"--dipole-key 'dipole_vector' matches nothing.*wb97x_dz\.dipole"):
+    with pytest.raises(
+        InvalidFileError, match=r"--dipole-key 'dipole_vector' matches nothing.*wb97x_dz\.dipole"
+    ):
         convert_file(source, tmp_path / "out.h5", options=ImportOptions(keys={"dipole": "dipole_vector"}))
 
 

@@ -12,20 +12,57 @@ LABEL_KEYS = ("energy", "forces", "dipole", "charges", "stress", "total_charge")
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``molmtl convert``."""
-    parser.add_argument("input", help="input file: .xyz/.extxyz, .db, rMD17 .npz, SPICE or ANI .h5/.hdf5, or any file ase.io reads")
-    parser.add_argument("-o", "--output", required=True, help="output molmtl HDF5 file; written only when the whole import succeeds")
-    parser.add_argument("--format", choices=FORMATS, default="auto", help="input layout (default: detected from the name and contents)")
-    keys = parser.add_argument_group("label keys", "names of the labels in the input; 'none' skips a label. A key given here that matches nothing is an error.")
+    parser.add_argument(
+        "input",
+        help="input file: .xyz/.extxyz, .db, rMD17 .npz, SPICE or ANI .h5/.hdf5, or any file ase.io reads",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output molmtl HDF5 file; written only when the whole import succeeds",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="auto",
+        help="input layout (default: detected from the name and contents)",
+    )
+    keys = parser.add_argument_group(
+        "label keys",
+        "names of the labels in the input; 'none' skips a label. A key given here that matches nothing "
+        "is an error.",
+    )
     for label in LABEL_KEYS:
         option = label.replace("_", "-")
-        keys.add_argument(f"--{option}-key", dest=f"{label}_key", metavar="KEY", help=f"key of the {label.replace('_', ' ')} (info, arrays, calculator results, db data or HDF5 dataset)")
-    unit_group = parser.add_argument_group("units", "units of the input; each overrides what the file or its layout states")
+        keys.add_argument(
+            f"--{option}-key",
+            dest=f"{label}_key",
+            metavar="KEY",
+            help=f"key of the {label.replace('_', ' ')} "
+            "(info, arrays, calculator results, db data or HDF5 dataset)",
+        )
+    unit_group = parser.add_argument_group(
+        "units", "units of the input; each overrides what the file or its layout states"
+    )
     unit_group.add_argument("--energy-unit", help="eV, meV, hartree, kcal/mol, kJ/mol or Ry")
     unit_group.add_argument("--length-unit", help="angstrom, bohr or nm (positions and cell)")
-    unit_group.add_argument("--forces-unit", help="<energy>/<length>, for example hartree/bohr (default: energy unit / length unit)")
-    unit_group.add_argument("--dipole-unit", help="e*angstrom, e*bohr, e*nm or debye (default: e * length unit)")
-    parser.add_argument("--on-bad", choices=("error", "skip"), default="error", help="invalid structure: stop with an error (default) or skip it and list its index")
-    parser.add_argument("--level-of-theory", help="method and basis of the labels, stored in the file's provenance")
+    unit_group.add_argument(
+        "--forces-unit",
+        help="<energy>/<length>, for example hartree/bohr (default: energy unit / length unit)",
+    )
+    unit_group.add_argument(
+        "--dipole-unit", help="e*angstrom, e*bohr, e*nm or debye (default: e * length unit)"
+    )
+    parser.add_argument(
+        "--on-bad",
+        choices=("error", "skip"),
+        default="error",
+        help="invalid structure: stop with an error (default) or skip it and list its index",
+    )
+    parser.add_argument(
+        "--level-of-theory", help="method and basis of the labels, stored in the file's provenance"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     parser.add_argument("--quiet", action="store_true", help="print no progress bar")
 
@@ -59,7 +96,11 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
     except InvalidStructureError as error:
-        print(f"error: {args.input}: {error}. Nothing was written to {args.output}; rerun with --on-bad skip to leave such structures out.", file=sys.stderr)
+        print(
+            f"error: {args.input}: {error}. Nothing was written to {args.output}; rerun with --on-bad "
+            "skip to leave such structures out.",
+            file=sys.stderr,
+        )
         return 1
     except (InvalidFileError, FormatError, FileExistsError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}. Nothing was written to {args.output}.", file=sys.stderr)

@@ -11,7 +11,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``molmtl info``."""
     parser.add_argument("file", help="molmtl HDF5 file")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    parser.add_argument("--ranges", action="store_true", help="also read every structure and print label ranges (slower on large files)")
+    parser.add_argument(
+        "--ranges",
+        action="store_true",
+        help="also read every structure and print label ranges (slower on large files)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

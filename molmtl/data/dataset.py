@@ -52,7 +52,10 @@ class H5Dataset(Dataset):
         else:
             self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
             if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= total):
-                raise IndexError(f"indices must lie in 0-{total - 1} for {self.path}, got min {self.indices.min()} and max {self.indices.max()}")
+                raise IndexError(
+                    f"indices must lie in 0-{total - 1} for {self.path}, got min {self.indices.min()} "
+                    f"and max {self.indices.max()}"
+                )
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -92,7 +95,10 @@ class H5Dataset(Dataset):
         """Return a dataset over ``indices`` of this dataset (positions in it, not file indices)."""
         positions = np.asarray(indices, dtype=np.int64).reshape(-1)
         if positions.size and (positions.min() < -len(self) or positions.max() >= len(self)):
-            raise IndexError(f"subset indices must lie in 0-{len(self) - 1}, got min {positions.min()} and max {positions.max()}")
+            raise IndexError(
+                f"subset indices must lie in 0-{len(self) - 1}, got min {positions.min()} and max "
+                f"{positions.max()}"
+            )
         return H5Dataset(self.path, self.cutoff, self.dtype, self.indices[positions])
 
     def atom_counts(self) -> np.ndarray:

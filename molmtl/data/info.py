@@ -27,7 +27,9 @@ def describe_file(path: str | os.PathLike[str], ranges: bool = False) -> dict[st
     step = fmt.ATOM_CHUNK_ROWS * 64
     for start in range(0, numbers.shape[0], step):
         element_counts += np.bincount(numbers[start : start + step], minlength=256)
-    config_types, config_counts = np.unique(reader.read_column(fmt.CONFIG_TYPE).astype(str), return_counts=True)
+    config_types, config_counts = np.unique(
+        reader.read_column(fmt.CONFIG_TYPE).astype(str), return_counts=True
+    )
     charges, charge_counts = np.unique(reader.read_column(keys.TOTAL_CHARGE), return_counts=True)
     description: dict[str, Any] = {
         "file": str(reader.path),
@@ -61,13 +63,16 @@ def format_description(description: dict[str, Any]) -> str:
         f"{description['atoms_per_structure'][0]} .. {description['atoms_per_structure'][1]} per structure, "
         f"{description['periodic_structures']} periodic)",
         "elements (atoms): " + ", ".join(f"{s} {c}" for s, c in description["elements"].items()),
-        "total charge (structures): " + ", ".join(f"{q:+g}: {c}" for q, c in description["total_charges"].items()),
+        "total charge (structures): "
+        + ", ".join(f"{q:+g}: {c}" for q, c in description["total_charges"].items()),
         "config types: " + ", ".join(f"{t}: {c}" for t, c in list(description["config_types"].items())[:20]),
         "label coverage:",
     ]
     for name, count in description["label_counts"].items():
         unit = description["units"].get(name, "")
-        lines.append(f"  {name:8s} {count:8d} / {description['num_structures']} ({100.0 * count / n:5.1f} %)  [{unit}]")
+        lines.append(
+            f"  {name:8s} {count:8d} / {description['num_structures']} ({100.0 * count / n:5.1f} %)  [{unit}]"
+        )
     if "ranges" in description:
         lines.append("ranges:")
         for name, (low, high) in description["ranges"].items():

@@ -48,7 +48,9 @@ def neighbor_list(
     elif box is not _ZERO_CELL and box.any():
         box = _ZERO_CELL
     calculator = vesin.NeighborList(cutoff=float(cutoff), full_list=True)
-    i, j, shifts = calculator.compute(positions, box, periodic.tolist() if periodic.any() else False, "ijS", copy=True)
+    i, j, shifts = calculator.compute(
+        positions, box, periodic.tolist() if periodic.any() else False, "ijS", copy=True
+    )
     edge_index = np.empty((2, len(i)), dtype=np.int64)
     edge_index[0] = i
     edge_index[1] = j
@@ -61,8 +63,9 @@ def atoms_to_data(
     dtype: torch.dtype | None = None,
     total_charge: float | None = None,
 ) -> Data:
-    """Convert ASE ``Atoms`` to a ``Data`` in the layout of :class:`~molmtl.data.dataset.H5Dataset`, without labels.
+    """Convert ASE ``Atoms`` to an unlabelled ``Data``.
 
+    The keys, shapes and neighbour list are those of :class:`~molmtl.data.dataset.H5Dataset` items.
     ``total_charge`` (e) defaults to ``atoms.info["charge"]``, then 0. The spin
     multiplicity comes from ``atoms.info["spin_multiplicity"]`` (0 = unknown).
     """
@@ -95,7 +98,7 @@ def build_data(
     weight: float = 1.0,
     spin_multiplicity: int = 0,
 ) -> Data:
-    """Build the input part of a ``Data`` (positions, cell, charge, neighbour list); labels are added by the caller."""
+    """Build the input part of a ``Data``: positions, cell, charge and neighbour list, without labels."""
     import torch
     from torch_geometric.data import Data
 

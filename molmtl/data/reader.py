@@ -72,7 +72,10 @@ class H5Reader:
             try:
                 self._file = h5py.File(self.path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES, locking=False)
             except OSError as error:
-                raise FormatError(f"{self.path} is not a readable HDF5 file ({error}); it may be truncated, convert it again") from error
+                raise FormatError(
+                    f"{self.path} is not a readable HDF5 file ({error}); it may be truncated, convert it "
+                    "again"
+                ) from error
             self._datasets = {}
             self._blocks = OrderedDict()
             self._pid = os.getpid()
@@ -116,7 +119,9 @@ class H5Reader:
     def read_arrays(self, index: int) -> dict[str, Any]:
         """Return the raw arrays of structure ``index`` (labels zero where their mask is false)."""
         if not -len(self) <= index < len(self):
-            raise IndexError(f"structure index {index} is out of range for {len(self)} structures in {self.path}")
+            raise IndexError(
+                f"structure index {index} is out of range for {len(self)} structures in {self.path}"
+            )
         index = index % len(self)
         start, stop = int(self.offsets[index]), int(self.offsets[index + 1])
         self._handle()
@@ -126,8 +131,12 @@ class H5Reader:
         record[keys.ATOMIC_NUMBERS] = self._dataset(keys.ATOMIC_NUMBERS)[start:stop]
         record[keys.POSITIONS] = self._dataset(keys.POSITIONS)[start:stop]
         n_atoms = stop - start
-        record[keys.FORCES] = self._dataset(keys.FORCES)[start:stop] if masks[keys.FORCES] else np.zeros((n_atoms, 3))
-        record[keys.CHARGES] = self._dataset(keys.CHARGES)[start:stop] if masks[keys.CHARGES] else np.zeros(n_atoms)
+        record[keys.FORCES] = (
+            self._dataset(keys.FORCES)[start:stop] if masks[keys.FORCES] else np.zeros((n_atoms, 3))
+        )
+        record[keys.CHARGES] = (
+            self._dataset(keys.CHARGES)[start:stop] if masks[keys.CHARGES] else np.zeros(n_atoms)
+        )
         return record
 
     def read_text(self, index: int, name: str) -> str:
@@ -168,7 +177,9 @@ class H5Reader:
         """Return a whole per-structure dataset (masks, energies, strings ...) read chunk by chunk."""
         dataset = self._handle()[name]
         if name in fmt.PER_STRUCTURE_TEXT:
-            return np.array([v.decode() if isinstance(v, bytes) else v for v in dataset.asstr()[()]], dtype=object)
+            return np.array(
+                [v.decode() if isinstance(v, bytes) else v for v in dataset.asstr()[()]], dtype=object
+            )
         return dataset[()]
 
     def label_counts(self) -> dict[str, int]:
@@ -187,7 +198,7 @@ class H5Reader:
 
 
 def check_file(file: Any, path: Path) -> None:
-    """Raise :class:`FormatError` unless ``file`` is a molmtl file of a supported version with every dataset."""
+    """Raise :class:`FormatError` unless ``file`` is a complete molmtl file of a supported version."""
     version = file.attrs.get("format_version")
     if file.attrs.get("format_name") != fmt.FORMAT_NAME or version is None:
         raise FormatError(
@@ -196,17 +207,27 @@ def check_file(file: Any, path: Path) -> None:
         )
     if int(version) > fmt.FORMAT_VERSION:
         raise FormatError(
-            f"{path} has format_version {int(version)}, newer than {fmt.FORMAT_VERSION} that this molmtl reads; "
+            f"{path} has format_version {int(version)}, newer than {fmt.FORMAT_VERSION} that this molmtl "
+            "reads; "
             "upgrade molmtl (pip install -U molmtl)"
         )
     for name in fmt.REQUIRED_DATASETS:
         if name not in file:
-            raise FormatError(f"{path} has no '{name}' dataset, which every molmtl HDF5 file needs; the file is incomplete, convert it again")
+            raise FormatError(
+                f"{path} has no '{name}' dataset, which every molmtl HDF5 file needs; the file is "
+                "incomplete, convert it again"
+            )
     num_structures = file[fmt.ATOM_OFFSETS].shape[0] - 1
     num_atoms = file[keys.POSITIONS].shape[0]
     for name in fmt.PER_STRUCTURE:
         if file[name].shape[0] != num_structures:
-            raise FormatError(f"{path}: dataset '{name}' has {file[name].shape[0]} rows but the file has {num_structures} structures; convert it again")
+            raise FormatError(
+                f"{path}: dataset '{name}' has {file[name].shape[0]} rows but the file has "
+                f"{num_structures} structures; convert it again"
+            )
     for name in fmt.PER_ATOM:
         if file[name].shape[0] != num_atoms:
-            raise FormatError(f"{path}: dataset '{name}' has {file[name].shape[0]} rows but the file has {num_atoms} atoms; convert it again")
+            raise FormatError(
+                f"{path}: dataset '{name}' has {file[name].shape[0]} rows but the file has {num_atoms} "
+                "atoms; convert it again"
+            )

@@ -25,7 +25,9 @@ def _check_fractions(fractions: Mapping[str, float]) -> None:
         raise ValueError(f"split fractions must be non-negative and sum to 1, got {dict(fractions)}")
 
 
-def random_split(num_structures: int, fractions: Mapping[str, float] = DEFAULT_FRACTIONS, seed: int = 0) -> dict[str, np.ndarray]:
+def random_split(
+    num_structures: int, fractions: Mapping[str, float] = DEFAULT_FRACTIONS, seed: int = 0
+) -> dict[str, np.ndarray]:
     """Split ``range(num_structures)`` at random with a seeded generator (same seed, same split)."""
     _check_fractions(fractions)
     order = np.random.default_rng(seed).permutation(num_structures)
@@ -34,7 +36,9 @@ def random_split(num_structures: int, fractions: Mapping[str, float] = DEFAULT_F
     return {name: np.sort(piece) for name, piece in zip(fractions, pieces)}
 
 
-def split_by_group(groups: Sequence[str] | np.ndarray, fractions: Mapping[str, float] = DEFAULT_FRACTIONS, seed: int = 0) -> dict[str, np.ndarray]:
+def split_by_group(
+    groups: Sequence[str] | np.ndarray, fractions: Mapping[str, float] = DEFAULT_FRACTIONS, seed: int = 0
+) -> dict[str, np.ndarray]:
     """Split structures so that all structures of a group land in the same split.
 
     Groups are shuffled with ``seed`` and each goes to the split that is furthest below its
@@ -46,7 +50,9 @@ def split_by_group(groups: Sequence[str] | np.ndarray, fractions: Mapping[str, f
     names, inverse, sizes = np.unique(labels, return_inverse=True, return_counts=True)
     wanted = [name for name, fraction in fractions.items() if fraction > 0]
     if len(names) < len(wanted):
-        raise ValueError(f"{len(names)} groups cannot fill {len(wanted)} splits; use a random split or fewer splits")
+        raise ValueError(
+            f"{len(names)} groups cannot fill {len(wanted)} splits; use a random split or fewer splits"
+        )
     targets = {name: fraction * len(labels) for name, fraction in fractions.items()}
     filled = {name: 0 for name in fractions}
     assignment = np.empty(len(names), dtype=object)
@@ -65,8 +71,8 @@ def split_by_group(groups: Sequence[str] | np.ndarray, fractions: Mapping[str, f
 
 def molecule_names(reader: H5Reader) -> np.ndarray:
     """Return the molecule name of each structure; structures without one get their Hill formula."""
-    from ase.formula import Formula
     from ase.data import chemical_symbols
+    from ase.formula import Formula
 
     names = [str(name) for name in reader.read_column(fmt.MOLECULE)]
     for index, name in enumerate(names):
@@ -105,9 +111,13 @@ def split_by_config_type(
     for split, types in assignment.items():
         for config_type in types:
             if config_type in seen:
-                raise ValueError(f"config_type {config_type!r} is assigned to both {seen[config_type]!r} and {split!r}")
+                raise ValueError(
+                    f"config_type {config_type!r} is assigned to both {seen[config_type]!r} and {split!r}"
+                )
             if config_type not in present:
-                raise ValueError(f"config_type {config_type!r} matches no structure; the file has {sorted(present)}")
+                raise ValueError(
+                    f"config_type {config_type!r} matches no structure; the file has {sorted(present)}"
+                )
             seen[config_type] = split
         result[split] = np.flatnonzero(np.isin(config_types, list(types)))
     return result

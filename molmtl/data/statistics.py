@@ -98,14 +98,18 @@ def fit_e0(
         rhs += counts.T @ energies
         used += int(rows.sum())
     if used == 0:
-        raise ValueError(f"{reader.path} has no structure with an energy in the selection; E0 cannot be fitted")
+        raise ValueError(
+            f"{reader.path} has no structure with an energy in the selection; E0 cannot be fitted"
+        )
     present = np.flatnonzero(np.diag(normal) > 0)
     system = normal[np.ix_(present, present)]
     solution, _, rank, _ = np.linalg.lstsq(system, rhs[present], rcond=1e-10)
     if rank < len(present):
         warnings.warn(
-            f"the compositions in {reader.path} determine only {rank} of {len(present)} element reference energies; "
-            "the fitted E0 are one of many exact fits and not physical, use isolated-atom energies (e0_from_isolated_atoms) instead",
+            f"the compositions in {reader.path} determine only {rank} of {len(present)} element "
+            "reference energies; "
+            "the fitted E0 are one of many exact fits and not physical, use isolated-atom energies "
+            "(e0_from_isolated_atoms) instead",
             UserWarning,
             stacklevel=2,
         )
@@ -123,7 +127,10 @@ def e0_from_isolated_atoms(structures: Iterable[Structure]) -> dict[int, float]:
             continue
         element = int(structure.numbers[0])
         if element in e0 and not np.isclose(e0[element], structure.energy):
-            raise ValueError(f"element {element} has two isolated-atom energies, {e0[element]} and {structure.energy} eV; keep one")
+            raise ValueError(
+                f"element {element} has two isolated-atom energies, {e0[element]} and {structure.energy} "
+                "eV; keep one"
+            )
         e0[element] = float(structure.energy)
     return e0
 
@@ -155,12 +162,17 @@ def label_statistics(
     e0_vector = _e0_vector(e0)
     sums = {name: 0.0 for name in ("epa", "epa2", "f2", "d2", "q", "q2", "s2")}
     dipole_sum = np.zeros(3)
-    counts = {name: 0 for name in ("energy", "forces_components", "forces", "dipole", "charges_atoms", "charges", "stress")}
+    counts = {
+        name: 0
+        for name in ("energy", "forces_components", "forces", "dipole", "charges_atoms", "charges", "stress")
+    }
     for block in _blocks(reader, indices):
         atom_selected = block.selected[block.structure_of_atom]
         energy_rows = block.selected & block.column(keys.mask_key(keys.ENERGY))
         if energy_rows.any():
-            reference = np.bincount(block.structure_of_atom, weights=e0_vector[block.numbers], minlength=len(block.atom_counts))
+            reference = np.bincount(
+                block.structure_of_atom, weights=e0_vector[block.numbers], minlength=len(block.atom_counts)
+            )
             per_atom = ((block.column(keys.ENERGY) - reference) / block.atom_counts)[energy_rows]
             sums["epa"] += per_atom.sum()
             sums["epa2"] += (per_atom**2).sum()

@@ -76,7 +76,11 @@ class Structure:
         if self.cell.shape == (3,):
             self.cell = np.diag(self.cell)
         check_shape("cell", self.cell, (3, 3))
-        self.pbc = np.zeros(3, dtype=bool) if self.pbc is None else np.broadcast_to(np.asarray(self.pbc, dtype=bool), (3,)).copy()
+        self.pbc = (
+            np.zeros(3, dtype=bool)
+            if self.pbc is None
+            else np.broadcast_to(np.asarray(self.pbc, dtype=bool), (3,)).copy()
+        )
         self.total_charge = _to_scalar("total charge", self.total_charge)
         self.weight = _to_scalar("weight", self.weight)
 
@@ -86,7 +90,11 @@ class Structure:
             self.forces = np.asarray(self.forces, dtype=np.float64)
             check_shape("forces", self.forces, (n_atoms, 3))
         if self.dipole is not None:
-            self.dipole = np.asarray(self.dipole, dtype=np.float64).reshape(-1) if np.size(self.dipole) == 3 else np.asarray(self.dipole, dtype=np.float64)
+            self.dipole = (
+                np.asarray(self.dipole, dtype=np.float64).reshape(-1)
+                if np.size(self.dipole) == 3
+                else np.asarray(self.dipole, dtype=np.float64)
+            )
             check_shape("dipole", self.dipole, (3,))
         if self.charges is not None:
             self.charges = np.asarray(self.charges, dtype=np.float64)
@@ -164,7 +172,9 @@ class Structure:
             charges=lookup("charges"),
             stress=lookup("stress"),
             weight=atoms.info.get("weight", 1.0),
-            config_type=config_type if config_type is not None else atoms.info.get("config_type", DEFAULT_CONFIG_TYPE),
+            config_type=config_type
+            if config_type is not None
+            else atoms.info.get("config_type", DEFAULT_CONFIG_TYPE),
             molecule=molecule if molecule is not None else atoms.info.get("molecule", ""),
             spin_multiplicity=spin,
         )

@@ -43,7 +43,12 @@ class DatasetSummary:
     label_counts: Counter = field(default_factory=Counter)
     total_charges: Counter = field(default_factory=Counter)
     periodic: int = 0
-    ranges: dict[str, _Range] = field(default_factory=lambda: {name: _Range() for name in ("energy", "energy_per_atom", "force_component", "dipole_norm", "charges", "stress")})
+    ranges: dict[str, _Range] = field(
+        default_factory=lambda: {
+            name: _Range()
+            for name in ("energy", "energy_per_atom", "force_component", "dipole_norm", "charges", "stress")
+        }
+    )
 
     def add(self, structure: Structure) -> None:
         """Add one structure to the counts and ranges."""
@@ -78,16 +83,21 @@ class DatasetSummary:
             "label_counts": {name: self.label_counts.get(name, 0) for name in LABEL_NAMES},
             "total_charges": {float(q): count for q, count in sorted(self.total_charges.items())},
             "periodic_structures": self.periodic,
-            "ranges": {name: (r.minimum, r.maximum) for name, r in self.ranges.items() if r.minimum <= r.maximum},
+            "ranges": {
+                name: (r.minimum, r.maximum) for name, r in self.ranges.items() if r.minimum <= r.maximum
+            },
         }
 
     def text(self) -> str:
         """Return a human-readable multi-line summary."""
         n = max(self.num_structures, 1)
-        elements = ", ".join(f"{chemical_symbols[z]} {count}" for z, count in sorted(self.element_counts.items()))
+        elements = ", ".join(
+            f"{chemical_symbols[z]} {count}" for z, count in sorted(self.element_counts.items())
+        )
         charges = ", ".join(f"{q:+g}: {count}" for q, count in sorted(self.total_charges.items()))
         lines = [
-            f"structures: {self.num_structures} ({self.num_atoms} atoms, {self.atoms_per_structure.text('atoms per structure')}, {self.periodic} periodic)",
+            f"structures: {self.num_structures} ({self.num_atoms} atoms, "
+            f"{self.atoms_per_structure.text('atoms per structure')}, {self.periodic} periodic)",
             f"elements (atoms): {elements}",
             f"total charge (structures): {charges}",
             "label coverage:",
@@ -96,7 +106,14 @@ class DatasetSummary:
             count = self.label_counts.get(name, 0)
             lines.append(f"  {name:8s} {count:8d} / {self.num_structures} ({100.0 * count / n:5.1f} %)")
         lines.append("ranges:")
-        units = {"energy": "eV", "energy_per_atom": "eV/atom", "force_component": "eV/Angstrom", "dipole_norm": "e*Angstrom", "charges": "e", "stress": "eV/Angstrom^3"}
+        units = {
+            "energy": "eV",
+            "energy_per_atom": "eV/atom",
+            "force_component": "eV/Angstrom",
+            "dipole_norm": "e*Angstrom",
+            "charges": "e",
+            "stress": "eV/Angstrom^3",
+        }
         for name, value_range in self.ranges.items():
             if value_range.minimum <= value_range.maximum:
                 lines.append(f"  {name:16s} {value_range.text(units[name])}")

@@ -59,7 +59,10 @@ def force_factor(unit: str) -> float:
     key = _normalise(unit)
     energy, separator, length = key.rpartition("/")
     if not separator or not energy:
-        raise ValueError(f"force unit {unit!r} must be written <energy>/<length>, for example hartree/bohr or kcal/mol/angstrom")
+        raise ValueError(
+            f"force unit {unit!r} must be written <energy>/<length>, for example hartree/bohr or "
+            "kcal/mol/angstrom"
+        )
     return energy_factor(energy) / length_factor(length)
 
 

@@ -81,7 +81,8 @@ def _check_finite(name: str, array: np.ndarray | None) -> None:
         position = tuple(int(i) for i in np.argwhere(bad)[0]) if array.ndim else ()
         value = array[position] if array.ndim else array
         raise InvalidStructureError(
-            f"{name} contains {value} at {position}; remove or repair this structure, or import with --on-bad skip"
+            f"{name} contains {value} at {position}; remove or repair this structure, or import with "
+            "--on-bad skip"
         )
 
 
@@ -115,7 +116,9 @@ def _closest_pair(structure: Structure, min_distance: float) -> tuple[int, int, 
 
     from molmtl.data.neighbors import neighbor_list
 
-    edge_index, shifts = neighbor_list(positions, structure.cell, structure.pbc, max(min_distance, _PERIODIC_SEARCH_RADIUS))
+    edge_index, shifts = neighbor_list(
+        positions, structure.cell, structure.pbc, max(min_distance, _PERIODIC_SEARCH_RADIUS)
+    )
     if edge_index.shape[1] == 0:
         return None
     vectors = positions[edge_index[1]] - positions[edge_index[0]] + shifts @ structure.cell
@@ -183,4 +186,7 @@ class BadStructurePolicy:
             return ""
         shown = ", ".join(str(i) for i in self.skipped[:max_indices])
         more = f" and {len(self.skipped) - max_indices} more" if len(self.skipped) > max_indices else ""
-        return f"skipped {len(self.skipped)} invalid structures (input indices {shown}{more}); first reason: {self.reasons[0]}"
+        return (
+            f"skipped {len(self.skipped)} invalid structures (input indices {shown}{more}); "
+            f"first reason: {self.reasons[0]}"
+        )

@@ -61,7 +61,9 @@ class H5Writer:
         from molmtl.atomic_io import atomic_path
 
         if self.path.exists() and not self.overwrite:
-            raise FileExistsError(f"{self.path} exists; choose another name or pass overwrite=True (--overwrite)")
+            raise FileExistsError(
+                f"{self.path} exists; choose another name or pass overwrite=True (--overwrite)"
+            )
         json.dumps(self.provenance)  # fail before any work if provenance cannot be stored
         self._stack = contextlib.ExitStack()
         temporary = self._stack.enter_context(atomic_path(self.path))
@@ -76,7 +78,9 @@ class H5Writer:
         try:
             if kind is None:
                 if self.num_structures == 0:
-                    raise ValueError(f"no structures were written to {self.path}; the input has none that are valid")
+                    raise ValueError(
+                        f"no structures were written to {self.path}; the input has none that are valid"
+                    )
                 self._finish(self._file)
             self._file.close()
         except BaseException as failure:
@@ -88,8 +92,10 @@ class H5Writer:
             self._file = None
         return bool(self._stack.__exit__(kind, error, traceback))
 
-    def append_atoms(self, atoms_list: Iterable[Atoms], keys_map: Mapping[str, str | None] | None = None) -> None:
-        """Append ASE ``Atoms``, converted with :meth:`Structure.from_atoms` (labels from the calculator or info/arrays)."""
+    def append_atoms(
+        self, atoms_list: Iterable[Atoms], keys_map: Mapping[str, str | None] | None = None
+    ) -> None:
+        """Append ASE ``Atoms``, converted with :meth:`Structure.from_atoms`."""
         structures = []
         for offset, atoms in enumerate(atoms_list):
             try:
@@ -121,15 +127,47 @@ class H5Writer:
         file.attrs["format_name"] = fmt.FORMAT_NAME
         file.attrs["format_version"] = fmt.FORMAT_VERSION
         file.attrs["units"] = json.dumps(keys.UNITS)
-        compression = {"compression": fmt.COMPRESSION, "compression_opts": fmt.COMPRESSION_LEVEL, "shuffle": True}
-        offsets = file.create_dataset(fmt.ATOM_OFFSETS, shape=(1,), maxshape=(None,), dtype=np.int64, chunks=(fmt.STRUCTURE_CHUNK_ROWS,), **compression)
+        compression = {
+            "compression": fmt.COMPRESSION,
+            "compression_opts": fmt.COMPRESSION_LEVEL,
+            "shuffle": True,
+        }
+        offsets = file.create_dataset(
+            fmt.ATOM_OFFSETS,
+            shape=(1,),
+            maxshape=(None,),
+            dtype=np.int64,
+            chunks=(fmt.STRUCTURE_CHUNK_ROWS,),
+            **compression,
+        )
         offsets[0] = 0
         for name, (shape, dtype) in fmt.PER_ATOM.items():
-            file.create_dataset(name, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype, chunks=(fmt.ATOM_CHUNK_ROWS, *shape), **compression)
+            file.create_dataset(
+                name,
+                shape=(0, *shape),
+                maxshape=(None, *shape),
+                dtype=dtype,
+                chunks=(fmt.ATOM_CHUNK_ROWS, *shape),
+                **compression,
+            )
         for name, (shape, dtype) in fmt.PER_STRUCTURE.items():
-            file.create_dataset(name, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype, chunks=(fmt.STRUCTURE_CHUNK_ROWS, *shape), **compression)
+            file.create_dataset(
+                name,
+                shape=(0, *shape),
+                maxshape=(None, *shape),
+                dtype=dtype,
+                chunks=(fmt.STRUCTURE_CHUNK_ROWS, *shape),
+                **compression,
+            )
         for name in fmt.PER_STRUCTURE_TEXT:
-            file.create_dataset(name, shape=(0,), maxshape=(None,), dtype=h5py.string_dtype("utf-8"), chunks=(fmt.STRUCTURE_CHUNK_ROWS,), **compression)
+            file.create_dataset(
+                name,
+                shape=(0,),
+                maxshape=(None,),
+                dtype=h5py.string_dtype("utf-8"),
+                chunks=(fmt.STRUCTURE_CHUNK_ROWS,),
+                **compression,
+            )
 
     def _write_batch(self, file: h5py.File, batch: list[Structure]) -> None:
         counts = np.array([len(s) for s in batch], dtype=np.int64)

@@ -35,7 +35,8 @@ def detect_format(path: str | Path) -> str:
         if IMPORTERS[name].detect(path):
             return name
     raise ValueError(
-        f"cannot tell the format of {path} from its name and contents; pass --format with one of {', '.join(IMPORTERS)}"
+        f"cannot tell the format of {path} from its name and contents; pass --format with one of "
+        f"{', '.join(IMPORTERS)}"
     )
 
 

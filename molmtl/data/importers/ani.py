@@ -63,7 +63,10 @@ def _numbers(group: Any, count: int) -> np.ndarray:
         numbers = group["atomic_numbers"][()].astype(np.int64)
         return np.broadcast_to(numbers, (count, numbers.size))
     if "species" not in group:
-        raise InvalidFileError(f"group {group.name} has coordinates but neither 'species' nor 'atomic_numbers'; this is not an ANI layout")
+        raise InvalidFileError(
+            f"group {group.name} has coordinates but neither 'species' nor 'atomic_numbers'; this is not "
+            "an ANI layout"
+        )
     species = group["species"][()]
     if species.dtype.kind in "SUO":
         symbols = [s.decode() if isinstance(s, bytes) else str(s) for s in species.reshape(-1)]
@@ -80,7 +83,9 @@ class AniImporter(Importer):
     """ANI-1, ANI-1x and torchani-style HDF5 files (hartree and Å by default)."""
 
     name = "ani"
-    description = "ANI HDF5 layouts: ANI-1 nested groups, ANI-1x release, torchani /NNN/ groups (hartree, Angstrom)"
+    description = (
+        "ANI HDF5 layouts: ANI-1 nested groups, ANI-1x release, torchani /NNN/ groups (hartree, Angstrom)"
+    )
 
     @classmethod
     def detect(cls, path: Path) -> bool:
@@ -102,12 +107,16 @@ class AniImporter(Importer):
         with file:
             groups = _leaf_groups(file)
             if not groups:
-                raise InvalidFileError(f"{self.path} has no group with a 'coordinates' dataset; it is empty or not an ANI layout")
+                raise InvalidFileError(
+                    f"{self.path} has no group with a 'coordinates' dataset; it is empty or not an ANI layout"
+                )
             available = {name for group in groups for name in group}
             keys = self._keys(available)
             energy = units.energy_factor(self.options.energy_unit or "hartree")
             length = units.length_factor(self.options.length_unit or "angstrom")
-            forces = units.force_factor(self.options.forces_unit) if self.options.forces_unit else energy / length
+            forces = (
+                units.force_factor(self.options.forces_unit) if self.options.forces_unit else energy / length
+            )
             dipole = units.dipole_factor(self.options.dipole_unit) if self.options.dipole_unit else 1.0
             factors = {"energy": energy, "forces": forces, "dipole": dipole, "charges": 1.0}
             missing = {label: 0 for label in keys}
@@ -136,7 +145,8 @@ class AniImporter(Importer):
             if requested:
                 if requested not in available:
                     raise InvalidFileError(
-                        f"--{label}-key {requested!r} matches nothing in {self.path}; its groups have: {', '.join(sorted(available))}"
+                        f"--{label}-key {requested!r} matches nothing in {self.path}; its groups have: "
+                        f"{', '.join(sorted(available))}"
                     )
                 keys[label] = requested
                 continue
@@ -146,26 +156,42 @@ class AniImporter(Importer):
         return keys
 
     def _group_structures(
-        self, group: Any, keys: dict[str, str], length: float, factors: dict[str, float], missing: dict[str, int]
+        self,
+        group: Any,
+        keys: dict[str, str],
+        length: float,
+        factors: dict[str, float],
+        missing: dict[str, int],
     ) -> Iterator[StructureOrError]:
         coordinates = group["coordinates"][()].astype(np.float64) * length
         count = coordinates.shape[0]
         numbers = _numbers(group, count)
         per_conformer_numbers = "species" in group and group["species"].ndim == 2
-        labels = {label: group[key][()].astype(np.float64) * factors[label] for label, key in keys.items() if key in group}
+        labels = {
+            label: group[key][()].astype(np.float64) * factors[label]
+            for label, key in keys.items()
+            if key in group
+        }
         name = group.name.strip("/")
         for index in range(count):
             try:
                 values: dict[str, Any] = {}
                 for label, array in labels.items():
                     if index >= len(array):
-                        raise InvalidFileError(f"group {group.name}: '{keys[label]}' has {len(array)} rows for {count} conformers")
+                        raise InvalidFileError(
+                            f"group {group.name}: '{keys[label]}' has {len(array)} rows for {count} "
+                            "conformers"
+                        )
                     value = array[index]
                     if np.isnan(value).all():
                         missing[label] += 1
                         continue
                     values[label] = value
-                molecule = Formula.from_list([chemical_symbols[z] for z in numbers[index]]).format("hill") if per_conformer_numbers else name
+                molecule = (
+                    Formula.from_list([chemical_symbols[z] for z in numbers[index]]).format("hill")
+                    if per_conformer_numbers
+                    else name
+                )
                 yield Structure(
                     numbers=numbers[index],
                     positions=coordinates[index],

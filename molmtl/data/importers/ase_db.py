@@ -89,7 +89,9 @@ class AseDbImporter(Importer):
             "length": length_unit,
             "forces": forces_unit or f"{energy_unit}/{length_unit}",
             "dipole": dipole_unit or f"e*{length_unit}",
-            "from": "options" if options.energy_unit else ("file metadata" if file_units else "ASE default (eV, Angstrom)"),
+            "from": "options"
+            if options.energy_unit
+            else ("file metadata" if file_units else "ASE default (eV, Angstrom)"),
         }
         return {
             "energy": energy,
@@ -113,7 +115,9 @@ class AseDbImporter(Importer):
             rows = database.select()
             first = next(rows, None)
         except (sqlite3.DatabaseError, OSError) as error:
-            raise InvalidFileError(f"{self.path} is not a readable ASE database ({error}); the file is truncated or not SQLite") from error
+            raise InvalidFileError(
+                f"{self.path} is not a readable ASE database ({error}); the file is truncated or not SQLite"
+            ) from error
         if first is None:
             raise InvalidFileError(f"{self.path} contains no structures")
 
@@ -145,17 +149,24 @@ class AseDbImporter(Importer):
                 yield self._build(row, values, factors)
             except Exception as error:
                 yield as_error(error)
-        self.require_keys_found({name: None for name in seen}, found, "rows (key_value_pairs, data, calculator columns)")
+        self.require_keys_found(
+            {name: None for name in seen}, found, "rows (key_value_pairs, data, calculator columns)"
+        )
 
     def _rows(self, first: Any, rows: Iterator[Any]) -> Iterator[Any]:
         yield first
         try:
             yield from rows
         except sqlite3.DatabaseError as error:
-            raise InvalidFileError(f"{self.path} cannot be read past row {first.id} ({error}); the file is truncated") from error
+            raise InvalidFileError(
+                f"{self.path} cannot be read past row {first.id} ({error}); the file is truncated"
+            ) from error
 
     def _spin_offset(self, database: Any, first: Any) -> int:
-        """Return 1 when the spin field holds 2S (some value is 0), else 0; scans the file unless the first value is 0."""
+        """Return 1 when the spin field holds 2S (some value is 0), else 0.
+
+        The file is scanned unless the first value is already 0.
+        """
         first_spin = _row_spin(first)
         if first_spin is None:
             return 0
@@ -164,7 +175,9 @@ class AseDbImporter(Importer):
         else:
             offset = 1 if any(_row_spin(row) == 0 for row in database.select()) else 0
         self.notes["spin_multiplicity"] = (
-            "the source field holds 2S (it contains 0) and is stored as 2S + 1" if offset else "the source field is stored as 2S + 1"
+            "the source field holds 2S (it contains 0) and is stored as 2S + 1"
+            if offset
+            else "the source field is stored as 2S + 1"
         )
         return offset
 

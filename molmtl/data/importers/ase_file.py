@@ -71,7 +71,13 @@ class AseFileImporter(Importer):
         length = units.length_factor(options.length_unit or "angstrom")
         forces = units.force_factor(options.forces_unit) if options.forces_unit else energy / length
         dipole = units.dipole_factor(options.dipole_unit) if options.dipole_unit else length
-        return {"energy": energy, "length": length, "forces": forces, "dipole": dipole, "stress": energy / length**3}
+        return {
+            "energy": energy,
+            "length": length,
+            "forces": forces,
+            "dipole": dipole,
+            "stress": energy / length**3,
+        }
 
     def _label_keys(self) -> dict[str, tuple[str, ...]]:
         keys: dict[str, tuple[str, ...]] = {}

@@ -65,7 +65,9 @@ class Importer(ABC):
         if not self.path.exists():
             raise FileNotFoundError(f"{self.path} not found")
         if self.path.is_file() and self.path.stat().st_size == 0:
-            raise InvalidFileError(f"{self.path} is empty (0 bytes); check that the download or copy finished")
+            raise InvalidFileError(
+                f"{self.path} is empty (0 bytes); check that the download or copy finished"
+            )
 
     @classmethod
     @abstractmethod
@@ -92,7 +94,8 @@ class Importer(ABC):
                 continue
             names = ", ".join(sorted(available)) or "(none)"
             raise InvalidFileError(
-                f"--{label.replace('_', '-')}-key {key!r} matches nothing in {self.path}; the keys in its {where} are: {names}"
+                f"--{label.replace('_', '-')}-key {key!r} matches nothing in {self.path}; the keys in "
+                f"its {where} are: {names}"
             )
 
 

@@ -44,10 +44,15 @@ class Rmd17Importer(Importer):
             archive = np.load(self.path)
             arrays = {name: archive[name] for name in archive.files}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-            raise InvalidFileError(f"{self.path} is not a readable .npz archive ({error}); the file is truncated or corrupt") from error
+            raise InvalidFileError(
+                f"{self.path} is not a readable .npz archive ({error}); the file is truncated or corrupt"
+            ) from error
         for name in REQUIRED:
             if name not in arrays:
-                raise InvalidFileError(f"{self.path} has no '{name}' array; the rMD17 layout needs {REQUIRED}, the file has {sorted(arrays)}")
+                raise InvalidFileError(
+                    f"{self.path} has no '{name}' array; the rMD17 layout needs {REQUIRED}, the file has "
+                    f"{sorted(arrays)}"
+                )
 
         keys = {}
         for label, default in DEFAULT_KEYS.items():
@@ -55,12 +60,19 @@ class Rmd17Importer(Importer):
                 continue
             requested = self.options.key(label)
             if requested and requested not in arrays:
-                raise InvalidFileError(f"--{label}-key {requested!r} matches nothing in {self.path}; its arrays are: {', '.join(sorted(arrays))}")
+                raise InvalidFileError(
+                    f"--{label}-key {requested!r} matches nothing in {self.path}; its arrays are: "
+                    f"{', '.join(sorted(arrays))}"
+                )
             keys[label] = requested or default
 
         energy_factor = units.energy_factor(self.options.energy_unit or "kcal/mol")
         length_factor = units.length_factor(self.options.length_unit or "angstrom")
-        forces_factor = units.force_factor(self.options.forces_unit) if self.options.forces_unit else energy_factor / length_factor
+        forces_factor = (
+            units.force_factor(self.options.forces_unit)
+            if self.options.forces_unit
+            else energy_factor / length_factor
+        )
         numbers = np.asarray(arrays["nuclear_charges"]).reshape(-1)
         coords = np.asarray(arrays["coords"], dtype=np.float64)
         if coords.ndim == 2:
@@ -72,7 +84,10 @@ class Rmd17Importer(Importer):
         if energies is not None:
             energies = np.asarray(energies, dtype=np.float64).reshape(-1)
         molecule = self.path.stem.removeprefix("rmd17_")
-        self.notes["units_in"] = {"energy": self.options.energy_unit or "kcal/mol", "length": self.options.length_unit or "angstrom"}
+        self.notes["units_in"] = {
+            "energy": self.options.energy_unit or "kcal/mol",
+            "length": self.options.length_unit or "angstrom",
+        }
 
         for index in range(coords.shape[0]):
             try:
@@ -89,5 +104,7 @@ class Rmd17Importer(Importer):
 
 def _item(array: np.ndarray, index: int, name: str) -> np.ndarray:
     if index >= len(array):
-        raise InvalidFileError(f"'{name}' has {len(array)} entries but the file has more conformations; the arrays do not match")
+        raise InvalidFileError(
+            f"'{name}' has {len(array)} entries but the file has more conformations; the arrays do not match"
+        )
     return np.asarray(array[index], dtype=np.float64)

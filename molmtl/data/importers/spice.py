@@ -69,7 +69,9 @@ def open_hdf5(path: Path) -> Any:
     try:
         return h5py.File(path, "r")
     except OSError as error:
-        raise InvalidFileError(f"{path} is not a readable HDF5 file ({error}); it is truncated or corrupt") from error
+        raise InvalidFileError(
+            f"{path} is not a readable HDF5 file ({error}); it is truncated or corrupt"
+        ) from error
 
 
 class SpiceImporter(Importer):
@@ -102,7 +104,10 @@ class SpiceImporter(Importer):
             moved = 0
             for group in groups:
                 if "conformations" not in group or "atomic_numbers" not in group:
-                    raise InvalidFileError(f"group {group.name} of {self.path} lacks 'conformations' or 'atomic_numbers'; this is not the SPICE layout")
+                    raise InvalidFileError(
+                        f"group {group.name} of {self.path} lacks 'conformations' or 'atomic_numbers'; "
+                        "this is not the SPICE layout"
+                    )
                 for label, key in keys.items():
                     if key in group:
                         found.add(label)
@@ -113,7 +118,8 @@ class SpiceImporter(Importer):
             available = {name: None for group in groups for name in group}
             self.require_keys_found(available, found, "molecule groups")
         self.notes["dipole_reference"] = (
-            f"scf_dipole is about the coordinate origin; moved to the centre of mass with mu - Q r_com for {moved} charged structures"
+            "scf_dipole is about the coordinate origin; moved to the centre of mass with mu - Q r_com "
+            f"for {moved} charged structures"
         )
         self.notes["forces"] = f"forces = -{keys.get('forces')}"
         self.notes["total_charge"] = "sum of SMILES formal charges (RDKit)"
@@ -132,7 +138,9 @@ class SpiceImporter(Importer):
     def _group_structures(self, group: Any, keys: dict[str, str]) -> Iterator[StructureOrError]:
         numbers = group["atomic_numbers"][()].astype(np.int64)
         coordinates = group["conformations"]
-        positions = coordinates[()].astype(np.float64) * units.length_factor(self.options.length_unit or self._unit(coordinates, "conformations"))
+        positions = coordinates[()].astype(np.float64) * units.length_factor(
+            self.options.length_unit or self._unit(coordinates, "conformations")
+        )
         name = group.name.strip("/")
         smiles = _text(group["smiles"]) if "smiles" in group else ""
         subset = _text(group["subset"]) if "subset" in group else DEFAULT_CONFIG_TYPE
@@ -175,7 +183,9 @@ class SpiceImporter(Importer):
                 if "dipole" in values:
                     dipole = np.asarray(values["dipole"], dtype=np.float64).reshape(-1)
                     if dipole.shape != (3,):
-                        raise InvalidStructureError(f"dipole of group {name} has {dipole.size} components; 3 are expected")
+                        raise InvalidStructureError(
+                            f"dipole of group {name} has {dipole.size} components; 3 are expected"
+                        )
                     structure.dipole = dipole - structure.total_charge * structure.centre_of_mass()
                 yield structure
             except Exception as error:
