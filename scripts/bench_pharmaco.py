@@ -12,8 +12,8 @@ Models, all on the same outer folds (stratified by task = race group):
 * ``torch`` (with ``--torch``): the neural variant on the multi-task trainer.
 
 ``--max-train-per-task N ...`` repeats the benchmark with at most N training patients per
-task (random subset of each outer training fold; test folds unchanged), which shows how the
-comparison changes when tasks have few patients.
+task, drawn at random from each outer training fold. The test folds stay unchanged, so the
+comparison shows what happens when tasks have few patients.
 
 Prints, per training size, one table per task and overall (mean and standard deviation over
 repeats of MAE in mg/week, percentage within 20% of the actual dose, and R^2), the paired
@@ -73,8 +73,8 @@ def cap_rows(rows: np.ndarray, tasks: np.ndarray, cap: int | None, rng: np.rando
     """Return at most ``cap`` random rows of each task from ``rows``."""
     if cap is None:
         return rows
-    kept = [rng.permutation(rows[tasks[rows] == task])[:cap] for task in np.unique(tasks[rows])]
-    return np.sort(np.concatenate(kept))
+    selected = [rng.permutation(rows[tasks[rows] == task])[:cap] for task in np.unique(tasks[rows])]
+    return np.sort(np.concatenate(selected))
 
 
 def run_benchmark(args: argparse.Namespace, cap: int | None) -> tuple[dict[str, list[pd.DataFrame]], list[float]]:

@@ -63,7 +63,8 @@ def test_iwpc_train_eval_predict_explain(iwpc_subset, tmp_path, capsys):
     assert len(doses) == 380  # every row, also unknown race (shared-coefficient fallback)
     assert doses.loc[doses["task"] == "Unknown race", "task_fallback"].all()
     assert not doses.loc[doses["task"] != "Unknown race", "task_fallback"].any()
-    assert (doses["lower"] <= doses["predicted_dose"]).all() and (doses["predicted_dose"] <= doses["upper"]).all()
+    assert (doses["lower"] <= doses["predicted_dose"]).all()
+    assert (doses["predicted_dose"] <= doses["upper"]).all()
     assert "predicted from the shared coefficients" in capsys.readouterr().out
 
     coefficients_path = tmp_path / "coefficients.csv"
@@ -101,7 +102,7 @@ def test_csv_table_bad_inputs(tmp_path, capsys):
     assert json.loads(model_path.read_text())["regressor"]["tasks"] == ["acenocoumarol", "phenprocoumon", "warfarin"]
     capsys.readouterr()
 
-    # explain without a stored table asks for training data
+    # explain without a stored table requires training data
     assert main(["pharmaco", "explain", str(model_path), "-o", str(tmp_path / "c.csv")]) == 1
     assert "--data" in capsys.readouterr().err
     assert main(["pharmaco", "explain", str(model_path), "-o", str(tmp_path / "c.csv"), "--data", str(data_path), "--bootstrap", "20"]) == 0
@@ -112,7 +113,8 @@ def test_csv_table_bad_inputs(tmp_path, capsys):
     bad.to_csv(tmp_path / "bad.csv", index=False)
     assert main(["pharmaco", "predict", str(model_path), str(tmp_path / "bad.csv"), "-o", str(tmp_path / "out.csv")]) == 1
     error = capsys.readouterr().err
-    assert "'*1/*3x'" in error and "unknown_values: missing" in error
+    assert "'*1/*3x'" in error
+    assert "unknown_values: missing" in error
     assert not (tmp_path / "out.csv").exists()
 
     # a table without the dose column cannot be evaluated

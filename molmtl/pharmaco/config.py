@@ -38,7 +38,7 @@ FEATURE_PRESETS = ("iwpc", "iwpc_extended")
 
 @dataclass
 class DataConfig:
-    """Where the patient table is and how to read it (see the module docstring)."""
+    """Location and format of the patient table (see the module docstring)."""
 
     path: str
     format: str = "csv"

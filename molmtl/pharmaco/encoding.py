@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class FeatureSpec:
-    """Which columns of a patient table are features, and how each is encoded.
+    """Feature columns of a patient table and the encoding of each.
 
     ``numeric``: standardised covariates (age, weight ...). ``categorical``: one-hot covariates.
     ``diplotypes``: star-allele columns (``*1/*3``) as per-allele counts. ``snps``: biallelic

@@ -152,7 +152,7 @@ def _enzyme_inducer(frame: pd.DataFrame) -> pd.Series:
 
 
 def _indication_flags(indication: pd.Series) -> pd.DataFrame:
-    """One 0/1 column per indication code; NaN where the indication is unknown."""
+    """Return one 0/1 column per indication code, NaN where the indication is unknown."""
     unknown = indication.map(is_missing).to_numpy(dtype=bool)
     codes = indication.astype(str).map(lambda text: set(re.findall(r"\d", text)))
     flags = {}
@@ -247,10 +247,10 @@ def load_iwpc(
     frame["statin"] = (frame[["simvastatin", "atorvastatin", "fluvastatin", "lovastatin", "pravastatin", "rosuvastatin"]] == 1).any(axis=1).astype(np.float64)
 
     race_missing = frame[TASK_COLUMN].map(is_missing) | (frame[TASK_COLUMN] == "Unknown")
-    wanted = list(tasks)
+    kept_tasks = list(tasks)
     if other_race == "task":
         frame.loc[race_missing, TASK_COLUMN] = UNKNOWN_RACE
-        wanted.append(UNKNOWN_RACE)
+        kept_tasks.append(UNKNOWN_RACE)
 
     imputed = 0
     if impute_vkorc1:
@@ -263,7 +263,7 @@ def load_iwpc(
         if unstable.any():
             excluded["without a stable dose"] = int(unstable.sum())
         frame = frame[~unstable]
-    table = prepare_table(frame, TASK_COLUMN, DOSE_COLUMN, ID_COLUMN, wanted, require_dose=require_dose, source=str(path))
+    table = prepare_table(frame, TASK_COLUMN, DOSE_COLUMN, ID_COLUMN, kept_tasks, require_dose=require_dose, source=str(path))
     table.excluded = {**excluded, **table.excluded}
     if imputed:
         table.frame.attrs["vkorc1_1639_imputed"] = imputed

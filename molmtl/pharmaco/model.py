@@ -2,7 +2,7 @@
 
 A :class:`DoseModel` turns a patient table into predicted doses (in the unit of the training
 dose column, mg/week for warfarin) with an uncertainty interval. It is saved as one JSON file
-(written atomically) that holds the encoder state, the coefficients, the out-of-fold residuals
+(written atomically) that contains the encoder state, the coefficients, the out-of-fold residuals
 for the intervals and the training summary, so a model can be read without unpickling code.
 """
 
@@ -28,7 +28,7 @@ FORMAT_VERSION = 1
 
 
 class Regressor(Protocol):
-    """What a :class:`DoseModel` needs from its regressor."""
+    """Interface that :class:`DoseModel` requires from its regressor."""
 
     tasks_: list[str]
 
@@ -51,7 +51,7 @@ def regressor_from_dict(kind: str, payload: dict[str, Any]) -> Regressor:
 class DoseModel:
     """A fitted encoder + regressor pair that predicts doses for patient tables.
 
-    ``info`` holds the training summary (penalty strengths, cross-validation error, task
+    ``info`` contains the training summary (penalty strengths, cross-validation error, task
     counts, exclusions, imputation counts) and, when computed, the coefficient table.
     """
 

@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 class PatientTable:
     """Patient rows with the task (drug or cohort) and the observed dose.
 
-    ``frame`` keeps the original row index of the source file. ``dose_column`` holds the dose in
+    ``frame`` keeps the original row index of the source file. ``dose_column`` contains the dose in
     the units of the source (mg/week for warfarin) or NaN where unknown (allowed only when the
     table was read with ``require_dose=False``, for prediction).
     """
@@ -106,10 +106,10 @@ def prepare_table(
         excluded["without a task label"] = int(task_missing.sum())
     keep = ~task_missing
     if tasks is not None:
-        wanted = {str(task) for task in tasks}
-        other = keep & ~frame[task_column].astype(str).str.strip().isin(wanted).to_numpy()
+        kept_tasks = {str(task) for task in tasks}
+        other = keep & ~frame[task_column].astype(str).str.strip().isin(kept_tasks).to_numpy()
         if other.any():
-            excluded[f"with a task outside {sorted(wanted)}"] = int(other.sum())
+            excluded[f"with a task outside {sorted(kept_tasks)}"] = int(other.sum())
         keep &= ~other
 
     raw_dose = frame[dose_column]
