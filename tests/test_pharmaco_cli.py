@@ -47,6 +47,8 @@ def test_iwpc_train_eval_predict_explain(iwpc_subset, tmp_path, capsys):
     train_output = capsys.readouterr().out
     assert "Black or African American" in train_output
     assert "excluded rows" in train_output  # unknown race and unstable doses are counted
+    assert "imputed missing values" in train_output
+    assert "'height_cm':" in train_output
 
     metrics_path = tmp_path / "metrics.csv"
     assert main(["pharmaco", "eval", str(run / "model.json"), str(iwpc_subset), "-o", str(metrics_path), "--plot", str(tmp_path / "parity.png")]) == 0

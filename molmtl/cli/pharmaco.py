@@ -65,6 +65,9 @@ def _train(args: argparse.Namespace) -> int:
     print(f"tasks: {model.info['task_counts']}")
     if model.info.get("excluded_rows"):
         print(f"excluded rows: {model.info['excluded_rows']}")
+    encoding = model.info.get("encoding") or {}
+    imputed = {column["column"]: column["missing"] for column in encoding.get("columns", []) if column["missing"]}
+    print(f"imputed missing values (plus a missing indicator feature) per column: {imputed or 'none'}")
     print(f"selection: {model.info.get('selection')}")
     print("cross-validated metrics (dose units):")
     import pandas as pd

@@ -108,6 +108,7 @@ def fit_dose_model(table: PatientTable, features: FeatureSpec, options: FitOptio
     options = options or FitOptions()
     encoder = TabularEncoder(features).fit(table.frame)
     design, report = encoder.transform(table.frame)
+    logger.info("training features: %s", report.summary())
     transform = TargetTransform(options.target_transform)
     target = transform.forward(table.doses)
     tasks = table.tasks
