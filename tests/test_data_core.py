@@ -166,8 +166,17 @@ def test_edge_vectors_convention() -> None:
         ),
         Atoms("HO", positions=[[0, 0, 0], [0.5, 0.5, 0.5]], cell=[2.0, 2.5, 10.0], pbc=[True, True, False]),
         molecule("CH3CH2OH"),
+        Atoms(
+            "SiSi",
+            positions=[
+                [12.1, -7.3, 0.2],
+                [1.3, 1.4, -9.9],
+            ],  # far outside the cell, as after MD without wrapping
+            cell=[[3.8, 0, 0], [1.9, 3.3, 0], [1.9, 1.1, 3.1]],
+            pbc=True,
+        ),
     ],
-    ids=["cu-primitive", "si", "skewed-small", "slab", "molecule"],
+    ids=["cu-primitive", "si", "skewed-small", "slab", "molecule", "outside-cell"],
 )
 def test_neighbors_match_ase(atoms: Atoms) -> None:
     # Not a lattice distance of any case: pairs at exactly the cutoff differ by rounding.

@@ -294,3 +294,24 @@ def test_corrupt_sqlite_is_file_error(tmp_path: Path) -> None:
     with pytest.raises(InvalidFileError):
         convert_file(path, tmp_path / "out.h5")
     assert sqlite3 is not None and shutil is not None
+
+
+def test_origin_dipole_moved_to_centre_of_mass(tmp_path: Path) -> None:
+    from ase.data import atomic_masses
+
+    atoms = molecule("NH3")
+    atoms.positions += [1.0, 2.0, 3.0]
+    atoms.info["charge"] = 1.0
+    origin_dipole = np.array([0.5, -0.2, 0.1])
+    atoms.calc = SinglePointCalculator(atoms, energy=-1.0, dipole=origin_dipole)
+    path = _write_xyz(tmp_path / "charged.xyz", [atoms])
+    masses = atomic_masses[atoms.numbers]
+    centre = masses @ atoms.positions / masses.sum()
+
+    as_given = convert_file(path, tmp_path / "given.h5")
+    np.testing.assert_allclose(H5Reader(tmp_path / "given.h5")[0].dipole, origin_dipole)
+    assert "stored as given" in as_given.provenance["dipole_reference"]
+
+    moved = convert_file(path, tmp_path / "moved.h5", options=ImportOptions(dipole_reference="origin"))
+    np.testing.assert_allclose(H5Reader(tmp_path / "moved.h5")[0].dipole, origin_dipole - centre, rtol=1e-12)
+    assert "moved from the origin" in moved.provenance["dipole_reference"]

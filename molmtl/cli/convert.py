@@ -54,6 +54,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     unit_group.add_argument(
         "--dipole-unit", help="e*angstrom, e*bohr, e*nm or debye (default: e * length unit)"
     )
+    unit_group.add_argument(
+        "--dipole-reference",
+        choices=("centre_of_mass", "origin"),
+        default="centre_of_mass",
+        help="point the input dipoles of charged structures are taken about; origin-based dipoles are moved "
+        "to the centre of mass (default: centre_of_mass, stored as given; SPICE files are always converted)",
+    )
     parser.add_argument(
         "--on-bad",
         choices=("error", "skip"),
@@ -81,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         length_unit=args.length_unit,
         forces_unit=args.forces_unit,
         dipole_unit=args.dipole_unit,
+        dipole_reference=args.dipole_reference,
     )
     command = "molmtl " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
     try:

@@ -48,8 +48,9 @@ def neighbor_list(
     elif box is not _ZERO_CELL and box.any():
         box = _ZERO_CELL
     calculator = vesin.NeighborList(cutoff=float(cutoff), full_list=True)
+    # copy=False returns views into the calculator; they are copied below before it is freed.
     i, j, shifts = calculator.compute(
-        positions, box, periodic.tolist() if periodic.any() else False, "ijS", copy=True
+        positions, box, periodic.tolist() if periodic.any() else False, "ijS", copy=False
     )
     edge_index = np.empty((2, len(i)), dtype=np.int64)
     edge_index[0] = i

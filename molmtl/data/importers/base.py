@@ -32,6 +32,9 @@ class ImportOptions:
     ``keys`` maps a label (see :data:`KEYED_LABELS`) to its name in the input; a key set here
     that matches nothing in the file is an error. Units, when set, override what the file
     or the layout's convention gives (``forces_unit`` defaults to energy/length).
+    ``dipole_reference`` states the point the input dipoles are taken about,
+    ``"centre_of_mass"`` (stored as given) or ``"origin"`` (moved to the centre of mass on
+    import); importers whose layout fixes the convention ignore it.
     """
 
     keys: dict[str, str] = field(default_factory=dict)
@@ -39,6 +42,7 @@ class ImportOptions:
     length_unit: str | None = None
     forces_unit: str | None = None
     dipole_unit: str | None = None
+    dipole_reference: str = "centre_of_mass"
 
     def key(self, label: str) -> str | None:
         """Return the requested key of ``label`` or ``None`` when it is not set."""
@@ -57,6 +61,8 @@ class Importer(ABC):
 
     name: str = ""
     description: str = ""
+    #: True when the importer itself returns dipoles about the centre of mass whatever the input.
+    fixes_dipole_reference: bool = False
 
     def __init__(self, path: str | Path, options: ImportOptions | None = None) -> None:
         self.path = Path(path)
