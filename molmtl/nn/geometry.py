@@ -62,6 +62,19 @@ def build_geometry(
     return Geometry(positions, cell, displacement, vectors, lengths)
 
 
+def check_finite_positions(positions: torch.Tensor, batch: torch.Tensor, ptr: torch.Tensor) -> None:
+    """Raise ``ValueError`` naming the first atom with a NaN or infinite coordinate."""
+    finite = torch.isfinite(positions).all(dim=-1)
+    if bool(finite.all()):
+        return
+    atom = int(torch.nonzero(~finite)[0, 0])
+    graph = int(batch[atom])
+    raise ValueError(
+        f"non-finite position of atom {atom - int(ptr[graph])} in structure {graph} of the batch: "
+        f"{positions[atom].tolist()}; check the input coordinates"
+    )
+
+
 def check_min_distance(
     lengths: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor, ptr: torch.Tensor, min_distance: float
 ) -> None:

@@ -6,8 +6,9 @@ import math
 
 import torch
 from e3nn import o3
-from e3nn.math import normalize2mom
 from torch import nn
+
+from molmtl.nn.activations import second_moment_scale
 
 from molmtl.nn.irreps import IrrepLayout
 
@@ -55,8 +56,8 @@ class Gate(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.channels = channels
-        self.silu_scale = float(normalize2mom(torch.nn.functional.silu).cst)
-        self.sigmoid_scale = float(normalize2mom(torch.sigmoid).cst)
+        self.silu_scale = second_moment_scale("silu")
+        self.sigmoid_scale = second_moment_scale("sigmoid")
 
     def forward(self, parts: list[torch.Tensor]) -> torch.Tensor:
         """Apply the gate and concatenate the irreps along the component axis."""

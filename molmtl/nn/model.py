@@ -11,7 +11,7 @@ from molmtl.data import keys
 from molmtl.nn.config import ModelConfig
 from molmtl.nn.elements import ElementTable
 from molmtl.nn.encoder import Encoder
-from molmtl.nn.geometry import build_geometry, check_min_distance
+from molmtl.nn.geometry import build_geometry, check_finite_positions, check_min_distance
 from molmtl.nn.gradients import energy_gradients
 from molmtl.nn.heads.base import HeadContext
 from molmtl.nn.heads.charges import ChargesHead
@@ -91,8 +91,11 @@ class MolMTLModel(nn.Module):
         if compute_stress and "energy" not in self.heads:
             raise ValueError("compute_stress needs the energy head; enable 'energy' in the model's heads")
         compute_forces = compute_forces and "energy" in self.heads
+        positions = data[keys.POSITIONS].to(dtype)
+        ptr = torch.cat([num_atoms.new_zeros(1), torch.cumsum(num_atoms, 0)])
+        check_finite_positions(positions, batch, ptr)
         geometry = build_geometry(
-            data[keys.POSITIONS].to(dtype),
+            positions,
             cell,
             edge_index,
             data[keys.SHIFTS].to(dtype),
@@ -101,7 +104,6 @@ class MolMTLModel(nn.Module):
             compute_forces,
             compute_stress,
         )
-        ptr = torch.cat([num_atoms.new_zeros(1), torch.cumsum(num_atoms, 0)])
         check_min_distance(geometry.lengths, edge_index, batch, ptr, self.config.min_distance)
 
         features, envelope = self.encoder(element, geometry.vectors, geometry.lengths, edge_index)

@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from molmtl.nn.activations import second_moment_scale
+
 
 class BesselBasis(nn.Module):
     """Radial Bessel functions ``sqrt(2/c) sin(n pi r / c) / r`` for ``n = 1..num_basis``.
@@ -64,15 +66,13 @@ class RadialMLP(nn.Module):
 
     def __init__(self, num_basis: int, hidden: list[int], sizes: list[int]) -> None:
         super().__init__()
-        from e3nn.math import normalize2mom
-
         widths = [num_basis, *hidden, max(sizes)]
         self.sizes = list(sizes)
         self.weights = nn.ParameterList(
             nn.Parameter(torch.randn(len(sizes), fan_in, fan_out)) for fan_in, fan_out in zip(widths[:-1], widths[1:])
         )
         self.norms = [1.0 / math.sqrt(fan_in) for fan_in in widths[:-1]]
-        self.silu_scale = float(normalize2mom(torch.nn.functional.silu).cst)
+        self.silu_scale = second_moment_scale("silu")
         with torch.no_grad():
             # Outputs past a layer's own size are padding; zero them so they carry no weight.
             for index, size in enumerate(sizes):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import torch
-from e3nn import nn as e3nn_nn
 
+from molmtl.nn.activations import ScalarMLP
 from molmtl.nn.heads.base import Head, HeadContext, NodeFeatures
 
 
@@ -22,7 +22,7 @@ class EnergyHead(Head):
 
     def __init__(self, num_scalars: int, hidden: int, e0s: list[float], scale: float, shift: float) -> None:
         super().__init__()
-        self.mlp = e3nn_nn.FullyConnectedNet([num_scalars, hidden, 1], torch.nn.functional.silu)
+        self.mlp = ScalarMLP([num_scalars, hidden, 1])
         # A plain attribute, not a buffer, so that casting the model to float32 keeps E0 in
         # float64; the config stores the values.
         self.e0 = torch.tensor(e0s, dtype=torch.float64)
