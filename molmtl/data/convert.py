@@ -43,7 +43,7 @@ def convert_file(
     """Convert ``source`` to a molmtl HDF5 file at ``output``.
 
     ``format`` is an importer name (see :data:`molmtl.data.importers.IMPORTERS`) or
-    ``"auto"``. Every structure is validated; with ``on_bad="error"`` the first invalid one
+    ``"auto"``. Every structure is validated. With ``on_bad="error"`` the first invalid one
     raises :class:`~molmtl.data.validation.InvalidStructureError` naming its index in the
     input, with ``"skip"`` it is left out and listed in the result. Nothing is written
     under ``output`` unless the whole conversion succeeds.

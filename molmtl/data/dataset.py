@@ -27,9 +27,9 @@ if TYPE_CHECKING:
 class H5Dataset(Dataset):
     """Structures of a molmtl HDF5 file as ``Data`` with the keys of :mod:`molmtl.data.keys`.
 
-    ``cutoff`` (Å) sets the radius of the neighbour list; ``dtype`` the float type of
-    positions, cell, shifts and labels; ``indices`` restricts the dataset to those
-    structures (in that order). Every label is present with a ``[1]`` bool mask; missing
+    ``cutoff`` (Å) sets the radius of the neighbour list and ``dtype`` the float type of
+    positions, cell, shifts and labels. ``indices`` restricts the dataset to those
+    structures (in that order). Every label is present with a ``[1]`` bool mask, and missing
     labels hold zeros. ``data.idx`` is the structure's index in the file.
     """
 

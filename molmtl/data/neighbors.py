@@ -3,7 +3,7 @@
 The list is full: every pair appears as ``(i, j)`` and ``(j, i)``. Periodic images are
 included through integer ``shifts`` so that ``r_ij = pos[j] - pos[i] + shifts @ cell``
 (see :mod:`molmtl.data.keys`). vesin (0.6) searches as many images as the cutoff needs,
-so cells shorter than the cutoff, and an atom's own images, are handled; this module adds
+so cells shorter than the cutoff, and an atom's own images, are handled. This module adds
 the checks vesin does not make (a periodic direction with a zero lattice vector).
 """
 
@@ -48,7 +48,7 @@ def neighbor_list(
     elif box is not _ZERO_CELL and box.any():
         box = _ZERO_CELL
     calculator = vesin.NeighborList(cutoff=float(cutoff), full_list=True)
-    # copy=False returns views into the calculator; they are copied below before it is freed.
+    # copy=False returns views into the calculator, so they are copied below before it is freed.
     i, j, shifts = calculator.compute(
         positions, box, periodic.tolist() if periodic.any() else False, "ijS", copy=False
     )

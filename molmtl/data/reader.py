@@ -1,9 +1,9 @@
 """``H5Reader``: random access to the structures of a molmtl HDF5 file without loading it.
 
-Only the per-structure atom offsets (8 bytes per structure) are held in memory; every
-structure is read from the file when it is requested. The HDF5 handle is opened lazily and
-reopened after a ``fork`` (DataLoader workers), because h5py handles must not be shared
-between processes.
+Memory holds the per-structure atom offsets (8 bytes per structure) and a bounded cache of
+recently read blocks of per-structure fields. Atoms are read from the file when requested.
+The HDF5 handle is opened lazily and reopened after a ``fork`` (DataLoader workers),
+because h5py handles must not be shared between processes.
 """
 
 from __future__ import annotations

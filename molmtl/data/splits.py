@@ -1,7 +1,7 @@
 """Reproducible train/validation/test splits: random, by molecule and by config_type.
 
 Every function returns ``{split name: sorted structure indices}``. Fractions are of
-structures; splits by group (molecule, config_type) keep each group in one split, so their
+structures. Splits by group (molecule, config_type) keep each group in one split, so their
 sizes only approximate the fractions.
 """
 

@@ -78,7 +78,7 @@ def fit_e0(
 ) -> dict[int, float]:
     """Fit per-element reference energies E0 (eV) by least squares, E ≈ sum_i E0[Z_i].
 
-    Uses the structures that have an energy label; the normal equations are accumulated
+    Uses the structures that have an energy label, and accumulates the normal equations
     block by block. When the compositions do not determine every E0 (fewer distinct
     compositions than elements, e.g. one molecule), the minimum-norm solution is returned and
     a ``UserWarning`` suggests isolated-atom energies instead. Raises ``ValueError`` without

@@ -40,7 +40,7 @@ class Structure:
     ``stress`` [3, 3] eV/Å^3 (6 Voigt or 9 components are converted); ``weight`` the
     structure's loss weight; ``spin_multiplicity`` 2S + 1 or ``None``.
 
-    Building a ``Structure`` converts dtypes and checks shapes; value checks (finite numbers,
+    Building a ``Structure`` converts dtypes and checks shapes. Value checks (finite numbers,
     atomic numbers, distances) are in :func:`molmtl.data.validation.validate_structure`.
     """
 
@@ -135,7 +135,7 @@ class Structure:
         """Build a ``Structure`` from ASE ``Atoms``.
 
         Each label is taken from ``atoms.info`` (per-structure) or ``atoms.arrays``
-        (per-atom) under the name in ``keys`` (defaults in :data:`DEFAULT_KEYS`); when the
+        (per-atom) under the name in ``keys`` (defaults in :data:`DEFAULT_KEYS`). When the
         key is absent there and ``use_calculator`` is true, the calculator's stored result of
         the same property is used. A key mapped to ``None`` is not read. The dipole is taken
         as it is, so it must already be about the centre of mass for charged structures.

@@ -1,6 +1,6 @@
 """Running summary of a set of structures: counts, elements, label coverage and value ranges.
 
-Used by ``molmtl convert`` (while importing) and ``molmtl info`` (while reading a file); the
+Used by ``molmtl convert`` (while importing) and ``molmtl info`` (while reading a file). The
 memory it needs does not grow with the number of structures.
 """
 

@@ -147,7 +147,7 @@ def _check_distances(structure: Structure, min_distance: float) -> None:
 def validate_structure(structure: Structure, min_distance: float = MIN_DISTANCE) -> None:
     """Raise :class:`InvalidStructureError` if ``structure`` cannot be stored.
 
-    Shapes are checked when a :class:`~molmtl.data.structure.Structure` is built; this adds
+    Shapes are checked when a :class:`~molmtl.data.structure.Structure` is built, and this adds
     the checks on values: finite numbers, atomic numbers in 1-118 and the minimum distance.
     """
     _check_numbers(structure.numbers)

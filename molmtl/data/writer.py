@@ -32,8 +32,8 @@ class H5Writer:
     """Context manager that appends structures to a new molmtl HDF5 file.
 
     ``provenance`` is stored as JSON in the file (source file, level of theory, command and
-    anything else); values must be JSON-serialisable. Every appended structure is validated
-    (see :func:`~molmtl.data.validation.validate_structure`); an invalid one raises
+    anything else), and its values must be JSON-serialisable. Every appended structure is
+    validated (see :func:`~molmtl.data.validation.validate_structure`), and an invalid one raises
     :class:`~molmtl.data.validation.InvalidStructureError` and nothing is written under
     ``path``. An existing ``path`` raises ``FileExistsError`` unless ``overwrite`` is true.
     Closing a writer with no structures raises ``ValueError``.

@@ -105,7 +105,7 @@ class AseDbImporter(Importer):
         import ase.db
 
         database = ase.db.connect(str(self.path), type="db")
-        # One connection for the whole read; without it ASE opens one per row.
+        # One connection for the whole read, because without it ASE opens one per row.
         with database:
             yield from self._read(database)
 

@@ -29,7 +29,7 @@ NO_KEY = "none"
 class ImportOptions:
     """Choices shared by the importers.
 
-    ``keys`` maps a label (see :data:`KEYED_LABELS`) to its name in the input; a key set here
+    ``keys`` maps a label (see :data:`KEYED_LABELS`) to its name in the input, and a key set here
     that matches nothing in the file is an error. Units, when set, override what the file
     or the layout's convention gives (``forces_unit`` defaults to energy/length).
     ``dipole_reference`` states the point the input dipoles are taken about,
