@@ -1,9 +1,9 @@
 """A synthetic multi-task regression problem: the smallest complete use of the trainer.
 
-Inputs ``x`` are Gaussian vectors. Each task's target is a fixed random "teacher" network of
-the same architecture as the student plus Gaussian label noise of a chosen standard
-deviation, so the student can reach the noise floor and the residual variance of task ``t``
-is ``noise[t] ** 2``. With ``conflict=True`` both tasks read one shared output head and the
+Inputs ``x`` are Gaussian vectors. Each task's target is the output of a fixed random
+"teacher" network plus Gaussian label noise of standard deviation ``noise[t]``. The student
+has the same architecture (wider), so it can reach the noise floor, where the residual
+variance of task ``t`` is ``noise[t] ** 2``. With ``conflict=True`` both tasks read one shared output head and the
 second target is the negative of the first, so their gradients on the encoder point in
 opposite directions.
 

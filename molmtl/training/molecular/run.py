@@ -198,7 +198,7 @@ def prepare_run(config: dict[str, Any], resume: bool = False) -> MolecularRun:
     """Resolve statistics, build the model and trainer, and write the resolved config (rank 0)."""
     run_dir = Path(config["out"])
     if not resume and (run_dir / CHECKPOINT_NAME).exists():
-        raise FileExistsError(f"{run_dir} already holds a training run; continue it with --resume {run_dir} or pass a new --out")
+        raise FileExistsError(f"{run_dir} already contains a training run (checkpoint.pt); continue it with --resume {run_dir} or pass a new --out")
     seed_everything(int(config["seed"]))
     train_set, valid_set = load_datasets(config)
     check_task_labels(config, train_set)
@@ -225,21 +225,50 @@ def prepare_run(config: dict[str, Any], resume: bool = False) -> MolecularRun:
 
 
 def train(config: dict[str, Any], resume: bool = False) -> MolecularRun:
-    """Train, then (rank 0) evaluate ``model.pt`` on the validation set and write parity plots."""
+    """Train, then (rank 0) evaluate ``model.pt`` on the validation set and write parity plots.
+
+    A fresh run first evaluates the untrained model on the validation set
+    (``valid_errors_initial.json``), so that the final table (``valid_errors.json``) can be
+    read as an improvement factor.
+    """
+    from molmtl.training.molecular.evaluation import format_error_table, predict_dataset, write_parity_plots
+
     run = prepare_run(config, resume=resume)
+    evaluate_here = distributed.is_main_process() and run.valid_set is not None
+    batch_size = run.trainer.config.valid_batch_size or run.trainer.config.batch_size
+    if evaluate_here and not resume:
+        initial = predict_dataset(run.model, run.valid_set, batch_size=batch_size, device=run.trainer.device).errors()
+        atomic_write_text(json.dumps(initial, indent=2) + "\n", run.run_dir / "valid_errors_initial.json")
+        run.model.train()
+    distributed.barrier()
     run.trainer.fit(resume=resume)
-    if distributed.is_main_process() and run.valid_set is not None and (run.run_dir / MODEL_NAME).is_file():
+    if evaluate_here and (run.run_dir / MODEL_NAME).is_file():
         from molmtl.nn.serialization import load_model
-        from molmtl.training.molecular.evaluation import format_error_table, predict_dataset, write_parity_plots
 
         best = load_model(run.run_dir / MODEL_NAME, device=run.trainer.device)
-        predictions = predict_dataset(best, run.valid_set, batch_size=run.trainer.config.valid_batch_size or run.trainer.config.batch_size, device=run.trainer.device)
+        predictions = predict_dataset(best, run.valid_set, batch_size=batch_size, device=run.trainer.device)
         table = predictions.errors()
         atomic_write_text(json.dumps(table, indent=2) + "\n", run.run_dir / "valid_errors.json")
         if run.trainer.config.plots:
             write_parity_plots(predictions, run.run_dir / "plots")
         logger.info("validation errors of %s:\n%s", run.run_dir / MODEL_NAME, format_error_table(table))
+        initial_path = run.run_dir / "valid_errors_initial.json"
+        if initial_path.is_file():
+            initial = json.loads(initial_path.read_text())
+            logger.info("improvement over the untrained model:\n%s", format_improvement_table(initial, table))
     return run
+
+
+def format_improvement_table(initial: dict[str, Any], final: dict[str, Any]) -> str:
+    """Return the MAE before and after training and their ratio for each quantity in both tables."""
+    lines = [f"{'quantity':<18} {'unit':<15} {'MAE untrained':>14} {'MAE trained':>12} {'ratio':>8}"]
+    for name, row in final.items():
+        if name not in initial:
+            continue
+        before, after = initial[name]["mae"], row["mae"]
+        ratio = before / after if after > 0 else math.inf
+        lines.append(f"{name:<18} {row['unit']:<15} {before:>14.4g} {after:>12.4g} {ratio:>8.3g}")
+    return "\n".join(lines)
 
 
 __all__ = ["CONFIG_NAME", "MissingLabelsError", "MolecularRun", "build_model", "build_tasks", "check_task_labels", "load_datasets", "prepare_run", "resolve_statistics", "train"]

@@ -23,8 +23,8 @@ LossName = Literal["mse", "huber"]
 class MolecularTask(Task):
     """Masked regression of ``output_key`` against the label ``label_key``.
 
-    Subclasses set the keys and the unit and say how to select and shape the compared
-    values in :meth:`select`. ``loss`` is ``"mse"`` or ``"huber"``; ``huber_delta`` is the
+    Subclasses set the keys and the unit, and :meth:`select` picks and flattens the compared
+    values. ``loss`` is ``"mse"`` or ``"huber"``; ``huber_delta`` is the
     Huber threshold in the label's unit (per atom for the energy task).
     """
 
