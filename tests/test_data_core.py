@@ -206,8 +206,16 @@ def test_dataloader_two_workers(tmp_path: Path) -> None:
     dataset = H5Dataset(path, cutoff=3.0)
     dataset[0]  # open the handle in the parent before the workers fork
     loader = DataLoader(dataset, batch_size=8, num_workers=2, shuffle=False)
-    energies = torch.cat([batch[keys.ENERGY] for batch in loader])
+    batches = list(loader)
+    energies = torch.cat([batch[keys.ENERGY] for batch in batches])
     assert energies.tolist() == [float(k) for k in range(40)]
+    batch = batches[1]
+    assert batch.num_graphs == 8
+    assert batch[keys.CELL].shape == (8, 3, 3)
+    assert batch[keys.mask_key(keys.FORCES)].shape == (8,)
+    assert batch[keys.STRUCTURE_INDEX].tolist() == list(range(8, 16))
+    assert batch[keys.EDGE_INDEX].max() == batch.num_nodes - 1
+    assert batch[keys.SHIFTS].shape == (batch[keys.EDGE_INDEX].shape[1], 3)
 
 
 def test_existing_file_kept_without_overwrite(tmp_path: Path) -> None:
