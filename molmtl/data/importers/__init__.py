@@ -31,6 +31,8 @@ DETECTION_ORDER = ("extxyz", "asedb", "rmd17", "spice", "ani", "ase")
 def detect_format(path: str | Path) -> str:
     """Return the importer name for ``path``; raise ``ValueError`` when no importer recognises it."""
     path = Path(path)
+    if _is_molmtl_file(path):
+        raise ValueError(f"{path} is already a molmtl HDF5 file; read it directly or inspect it with 'molmtl info'")
     for name in DETECTION_ORDER:
         if IMPORTERS[name].detect(path):
             return name
@@ -38,6 +40,18 @@ def detect_format(path: str | Path) -> str:
         f"cannot tell the format of {path} from its name and contents; pass --format with one of "
         f"{', '.join(IMPORTERS)}"
     )
+
+
+def _is_molmtl_file(path: Path) -> bool:
+    from molmtl.data.format import FORMAT_NAME
+
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as file:
+            return file.attrs.get("format_name") == FORMAT_NAME
+    except OSError:
+        return False
 
 
 __all__ = ["IMPORTERS", "KEYED_LABELS", "ImportOptions", "Importer", "detect_format"]

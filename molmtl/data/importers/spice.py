@@ -90,7 +90,9 @@ class SpiceImporter(Importer):
 
             with h5py.File(path, "r") as file:
                 first = next(iter(file.values()), None)
-                return first is not None and "conformations" in first and "atomic_numbers" in first
+                if not isinstance(first, h5py.Group):
+                    return False
+                return "conformations" in first and "atomic_numbers" in first
         except OSError:
             return False
 
