@@ -32,7 +32,7 @@ def detect_format(path: str | Path) -> str:
     """Return the importer name for ``path``; raise ``ValueError`` when no importer recognises it."""
     path = Path(path)
     if _is_molmtl_file(path):
-        raise ValueError(f"{path} is already a molmtl HDF5 file; read it directly or inspect it with 'molmtl info'")
+        raise ValueError(f"{path} is already a molmtl HDF5 file; read it directly or run molmtl info on it")
     for name in DETECTION_ORDER:
         if IMPORTERS[name].detect(path):
             return name
