@@ -185,3 +185,12 @@ def test_torchrun_two_ranks_molecular(ethanol_h5, tmp_path):
     assert [row["epoch"] for row in rows] == ["1", "2"]
     assert float(rows[-1]["train_energy_count"]) == 90
     assert molmtl.load_model(tmp_path / "ddp" / "model.pt") is not None
+
+
+def test_auto_tasks_follow_labels(ethanol_without_forces):
+    from molmtl.training.molecular.run import resolve_auto_tasks
+
+    config = build_config({"data": {"train": str(ethanol_without_forces)}})
+    assert config["tasks"] == "auto"
+    resolved = resolve_auto_tasks(config, H5Dataset(ethanol_without_forces, cutoff=4.0))
+    assert list(resolved["tasks"]) == ["energy"]

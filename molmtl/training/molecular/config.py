@@ -13,6 +13,7 @@ Example (every section is optional except ``data.train``)::
       energy: {weight: 1.0}
       forces: {weight: 10.0, loss: huber, huber_delta: 0.01}
       dipole: 1.0              # a number is a weight
+                               # (without a tasks section: every task whose label the data has)
     weighting: fixed           # fixed, uncertainty or gradnorm
     training:
       max_epochs: 100
@@ -67,7 +68,7 @@ DEFAULTS: dict[str, Any] = {
         "forces": {"weight": 10.0, "loss": "mse", "huber_delta": 0.01},
         "dipole": {"weight": 1.0, "loss": "mse", "huber_delta": 0.01},
         "charges": {"weight": 0.0, "loss": "mse", "huber_delta": 0.01},
-        "stress": {"weight": 0.0, "loss": "mse", "huber_delta": 0.01},
+        "stress": {"weight": 1.0, "loss": "mse", "huber_delta": 0.01},
     },
     "weighting": "fixed",
     "weighting_options": {},
@@ -100,6 +101,10 @@ DEFAULTS: dict[str, Any] = {
     "dtype": "float64",
     "device": None,
 }
+
+#: Value of ``tasks`` when neither the file nor ``--tasks`` lists them: every task in
+#: ``DEFAULTS["tasks"]`` whose label the training set has, with its default options.
+AUTO_TASKS = "auto"
 
 #: Options of each weighting strategy (``weighting_options``).
 WEIGHTING_OPTIONS = {"fixed": set(), "uncertainty": {"initial_log_variance"}, "gradnorm": {"alpha", "learning_rate", "min_weight"}}
@@ -197,7 +202,7 @@ def build_config(values: Mapping[str, Any] | None) -> dict[str, Any]:
         # Tasks listed in the file replace the default list: the ones left out are not trained or evaluated.
         config["tasks"] = _normalise_tasks(tasks)
     else:
-        config["tasks"] = _normalise_tasks(config["tasks"])
+        config["tasks"] = AUTO_TASKS
     validate(config)
     return config
 
@@ -215,7 +220,11 @@ def validate(config: Mapping[str, Any]) -> None:
     for key in options:
         if key not in allowed:
             raise ConfigError(f"unknown key {key!r} in weighting_options for weighting {config['weighting']!r}{_suggest(key, sorted(allowed)) if allowed else '; this weighting takes no options'}")
-    if not any(float(task["weight"]) > 0 for task in config["tasks"].values()):
+    if config["tasks"] == AUTO_TASKS:
+        pass
+    elif not isinstance(config["tasks"], Mapping):
+        raise ConfigError(f"tasks must be a mapping of task names to weights or options, got {config['tasks']!r}")
+    elif not any(float(task["weight"]) > 0 for task in config["tasks"].values()):
         raise ConfigError("no task has a positive weight; give at least one task a weight > 0")
     fraction = config["data"]["valid_fraction"]
     if not 0 <= float(fraction) < 1:
@@ -268,7 +277,8 @@ def apply_overrides(config: dict[str, Any], overrides: Mapping[str, Any]) -> dic
         for name, weight in selected.items():
             if name not in TASKS:
                 raise ConfigError(f"unknown task {name!r} in --tasks{_suggest(name, list(TASKS))}")
-            options = copy.deepcopy(config["tasks"].get(name, DEFAULTS["tasks"][name]))
+            current = config["tasks"] if isinstance(config["tasks"], Mapping) else {}
+            options = copy.deepcopy(current.get(name, DEFAULTS["tasks"][name]))
             if weight is not None:
                 options["weight"] = weight
             elif options["weight"] <= 0:

@@ -17,7 +17,7 @@ from molmtl.data import keys
 from molmtl.training import distributed
 from molmtl.training.checkpoint import CHECKPOINT_NAME, seed_everything
 from molmtl.training.config import TrainerConfig
-from molmtl.training.molecular.config import ConfigError, dump_config
+from molmtl.training.molecular.config import AUTO_TASKS, DEFAULTS, ConfigError, dump_config
 from molmtl.training.molecular.problem import MolecularProblem
 from molmtl.training.molecular.tasks import TASKS, MolecularTask
 from molmtl.training.trainer import MODEL_NAME, Trainer
@@ -73,11 +73,30 @@ def load_datasets(config: dict[str, Any]):
     return full.subset(split["train"]), full.subset(split["valid"]) if len(split["valid"]) else None
 
 
+def resolve_auto_tasks(config: dict[str, Any], train_set: Any) -> dict[str, Any]:
+    """Replace ``tasks: auto`` by the default tasks whose labels ``train_set`` has."""
+    if config["tasks"] != AUTO_TASKS:
+        return config
+    counts = train_set.label_counts()
+    tasks = {name: dict(options) for name, options in DEFAULTS["tasks"].items() if counts.get(TASKS[name].label_key, 0) > 0}
+    if not any(float(options["weight"]) > 0 for options in tasks.values()):
+        raise MissingLabelsError(
+            f"the training set {config['data']['train']} has no label that a task trains on "
+            f"(labels found: {_labels_found(counts)}); convert it again with the label keys of the source file"
+        )
+    config["tasks"] = tasks
+    logger.info("tasks from the labels of the training set: %s", ", ".join(f"{name} (weight {options['weight']})" for name, options in tasks.items()))
+    return config
+
+
+def _labels_found(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} ({count} structures)" for name, count in counts.items() if count > 0) or "none"
+
+
 def check_task_labels(config: dict[str, Any], train_set: Any) -> dict[str, int]:
     """Raise :class:`MissingLabelsError` if a task with weight > 0 has no label in ``train_set``."""
     counts = train_set.label_counts()
-    found = {name: count for name, count in counts.items() if count > 0}
-    found_text = ", ".join(f"{name} ({count} structures)" for name, count in found.items()) or "none"
+    found_text = _labels_found(counts)
     for name, options in config["tasks"].items():
         label = TASKS[name].label_key
         if float(options["weight"]) > 0 and counts.get(label, 0) == 0:
@@ -201,6 +220,7 @@ def prepare_run(config: dict[str, Any], resume: bool = False) -> MolecularRun:
         raise FileExistsError(f"{run_dir} already contains a training run (checkpoint.pt); continue it with --resume {run_dir} or pass a new --out")
     seed_everything(int(config["seed"]))
     train_set, valid_set = load_datasets(config)
+    config = resolve_auto_tasks(config, train_set)
     check_task_labels(config, train_set)
     if valid_set is not None:
         valid_counts = valid_set.label_counts()
