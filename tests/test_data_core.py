@@ -301,3 +301,35 @@ def test_provenance_is_json(tmp_path: Path) -> None:
         provenance = json.loads(file.attrs["provenance"])
     assert provenance["command"] == "molmtl convert x"
     assert "created" in provenance
+
+
+def test_append_atoms_reads_calculator(tmp_path: Path) -> None:
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    atoms = molecule("CH3CH2OH")
+    charges = np.linspace(-0.4, 0.4, len(atoms))
+    atoms.calc = SinglePointCalculator(
+        atoms, energy=-42.0, forces=np.ones((9, 3)), dipole=[0.1, 0.0, -0.2], charges=charges
+    )
+    atoms.info["charge"] = 0.0
+    atoms.info["config_type"] = "md_300K"
+    path = tmp_path / "atoms.h5"
+    with H5Writer(path) as writer:
+        writer.append_atoms([atoms, atoms])
+    stored = H5Reader(path)[1]
+    assert stored.energy == -42.0
+    np.testing.assert_array_equal(stored.forces, np.ones((9, 3)))
+    np.testing.assert_array_equal(stored.dipole, [0.1, 0.0, -0.2])
+    np.testing.assert_array_equal(stored.charges, charges)
+    assert stored.config_type == "md_300K"
+
+
+def test_atoms_to_data_total_charge() -> None:
+    atoms = molecule("NH3")
+    assert atoms_to_data(atoms, cutoff=3.0)[keys.TOTAL_CHARGE].tolist() == [0.0]
+    atoms.info["charge"] = 1.0
+    data = atoms_to_data(atoms, cutoff=3.0, dtype=torch.float32)
+    assert data[keys.TOTAL_CHARGE].tolist() == [1.0]
+    assert data[keys.POSITIONS].dtype == torch.float32
+    assert atoms_to_data(atoms, cutoff=3.0, total_charge=-1.0)[keys.TOTAL_CHARGE].tolist() == [-1.0]
+    assert data[keys.EDGE_INDEX].shape == (2, 12)
