@@ -15,10 +15,10 @@ Models, all on the same outer folds (stratified by task = race group):
 task, drawn at random from each outer training fold. The test folds stay unchanged, so the
 comparison shows what happens when tasks have few patients.
 
-Prints, per training size, one table per task and overall (mean and standard deviation over
-repeats of MAE in mg/week, percentage within 20% of the actual dose, and R^2), the paired
-MAE difference of multitask minus each baseline, and the coverage of the multitask 90%
-prediction intervals on the outer test folds.
+For each training size the script prints one table per task and one overall. Each cell is
+the mean and standard deviation over repeats of MAE (mg/week), the percentage within 20% of
+the actual dose, or R^2. It then prints the paired MAE difference of multitask minus each
+baseline and the coverage of the multitask 90% prediction intervals on the outer test folds.
 
 Example::
 
@@ -85,7 +85,7 @@ def run_benchmark(args: argparse.Namespace, cap: int | None) -> tuple[dict[str, 
     doses = table.doses
     transform = TargetTransform(args.transform)
     spec = iwpc_features(extended=args.features == "iwpc_extended")
-    # Small training folds can miss a rare CYP2C9 allele that a test patient carries; such
+    # Small training folds can miss a rare CYP2C9 allele that a test patient carries. Such
     # genotypes are imputed as missing instead of stopping the run.
     spec.unknown_values = "missing"
     names = list(LINEAR_MODELS) + ["iwpc_equation"] + (["torch"] if args.torch else [])
