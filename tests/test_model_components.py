@@ -13,13 +13,12 @@ from molmtl.nn.radial import BesselBasis, PolynomialEnvelope
 from test_model_helpers import evaluate, random_model, rotation_matrix, salt_crystal
 
 
-def _to_e3nn(features: torch.Tensor, irreps: list[o3.Irrep]) -> torch.Tensor:
-    """Convert channel-major [N, C, D] features to e3nn's multiplicity-major layout."""
+def _to_e3nn(features: torch.Tensor, layout) -> torch.Tensor:
+    """Convert [N, D, C] features to e3nn's layout (per irrep block: channels, then components)."""
     blocks = []
-    start = 0
-    for ir in irreps:
-        blocks.append(features[:, :, start : start + ir.dim].reshape(features.shape[0], -1))
-        start += ir.dim
+    for block, ir in enumerate(layout.irreps):
+        components = [layout.component(block, m) for m in range(ir.dim)]
+        blocks.append(features[:, components, :].transpose(1, 2).reshape(features.shape[0], -1))
     return torch.cat(blocks, dim=-1)
 
 
@@ -33,7 +32,7 @@ def test_coupling_matches_e3nn_tensor_product():
     irreps_in = o3.Irreps([(channels, ir) for ir in layout_in.irreps])
     irreps_out = o3.Irreps([(channels, ir) for ir in coupling.layout.irreps])
     instructions = []
-    for index, (ir_x, ir_y, ir_out) in enumerate(_paths(layout_in.irreps, layout_sh.irreps, targets)):
+    for index, (ir_x, ir_y, _) in enumerate(_paths(layout_in.irreps, layout_sh.irreps, targets)):
         instructions.append((layout_in.irreps.index(ir_x), layout_sh.irreps.index(ir_y), index, "uvu", True))
     reference = o3.TensorProduct(
         irreps_in,
@@ -45,16 +44,33 @@ def test_coupling_matches_e3nn_tensor_product():
         internal_weights=False,
         shared_weights=False,
     ).to(torch.float64)
-    features = torch.randn(num_edges, channels, layout_in.dim, dtype=torch.float64)
+    features = torch.randn(num_edges, layout_in.dim, channels, dtype=torch.float64)
     harmonics = torch.randn(num_edges, layout_sh.dim, dtype=torch.float64)
-    weights = torch.randn(num_edges, channels, coupling.num_paths, dtype=torch.float64)
+    weights = torch.randn(num_edges, coupling.num_paths, channels, dtype=torch.float64)
 
-    outer = features.unsqueeze(-1) * harmonics[:, None, None, :]
-    ours = (outer.reshape(num_edges, channels, -1) @ coupling.tensor) * weights[:, :, coupling.path_index]
-    theirs = reference(
-        _to_e3nn(features, list(layout_in.irreps)), harmonics, weights.permute(0, 2, 1).reshape(num_edges, -1)
-    )
-    assert torch.allclose(_to_e3nn(ours, list(coupling.layout.irreps)), theirs, atol=1e-12)
+    ours = torch.einsum("eic,ej,ijq->eqc", features, harmonics, coupling.tensor) * weights[:, coupling.path_index, :]
+    theirs = reference(_to_e3nn(features, layout_in), harmonics, weights.reshape(num_edges, -1))
+    assert torch.allclose(_to_e3nn(ours, coupling.layout), theirs, atol=1e-12)
+
+
+def test_convolution_module_matches_coupling():
+    from molmtl.nn.convolution import Convolution
+
+    torch.manual_seed(1)
+    channels, num_nodes = 3, 5
+    layout = natural_layout(2)
+    convolution = Convolution(layout, layout, natural_irreps(2), channels, avg_num_neighbors=2.0).double()
+    edge_index = torch.tensor([[0, 0, 1, 2, 4, 4], [1, 3, 0, 4, 2, 3]])
+    features = torch.randn(num_nodes, layout.dim, channels, dtype=torch.float64)
+    harmonics = torch.randn(edge_index.shape[1], layout.dim, dtype=torch.float64)
+    weights = torch.randn(edge_index.shape[1], convolution.num_paths * channels, dtype=torch.float64)
+    result = convolution(features, harmonics, weights, edge_index)
+    coupling = build_coupling(layout, layout, natural_irreps(2))
+    per_path = weights.reshape(-1, coupling.num_paths, channels)[:, coupling.path_index, :]
+    messages = torch.einsum("eic,ej,ijq->eqc", features[edge_index[1]], harmonics, coupling.tensor) * per_path
+    expected = torch.zeros(num_nodes, coupling.layout.dim, channels, dtype=torch.float64)
+    expected.index_add_(0, edge_index[0], messages)
+    assert torch.allclose(result, expected / 2.0, atol=1e-12)
 
 
 def _paths(irreps_x, irreps_y, targets):

@@ -16,9 +16,10 @@ class Convolution(nn.Module):
     couples with the spherical harmonics ``Y`` into every irrep of ``targets``, and each
     coupling path keeps its own output block and its own weight per channel and edge. Paths
     into irreps that no later layer reads are not built. All paths are one dense
-    Clebsch-Gordan matrix, so the product is a single matrix multiplication per edge batch.
+    Clebsch-Gordan tensor: contracting it with ``Y`` gives one [D_out, D_in] matrix per edge,
+    and one batched matrix product applies it to all channels.
 
-    The path weights [E, C * num_paths] come from an MLP of the radial basis
+    The path weights [E, num_paths * C] come from an MLP of the radial basis
     (:class:`~molmtl.nn.radial.RadialMLP`) and are multiplied by the cutoff envelope, so every
     message of every ``l`` goes smoothly to zero at the cutoff. The sum over neighbours is
     divided by ``avg_num_neighbors``.
@@ -35,12 +36,15 @@ class Convolution(nn.Module):
         super().__init__()
         coupling = build_coupling(layout_in, layout_sh, targets)
         self.layout_out = coupling.layout
-        self.register_buffer("coupling", coupling.tensor)
+        # Stored as [D_sh, D_out * D_in], so that Y @ coupling gives each edge's [D_out, D_in] matrix.
+        tensor = coupling.tensor.permute(1, 2, 0).reshape(layout_sh.dim, -1)
+        self.register_buffer("coupling", tensor)
         self.register_buffer("path_index", coupling.path_index, persistent=False)
         self.num_paths = coupling.num_paths
         self.channels = channels
         self.dim_in = layout_in.dim
         self.dim_sh = layout_sh.dim
+        self.dim_out = coupling.layout.dim
         self.num_weights = channels * self.num_paths
         self.avg_num_neighbors = float(avg_num_neighbors)
 
@@ -51,13 +55,12 @@ class Convolution(nn.Module):
         edge_weights: torch.Tensor,
         edge_index: torch.Tensor,
     ) -> torch.Tensor:
-        """Return the aggregated messages [N, C, D_out] for node features [N, C, D_in]."""
+        """Return the aggregated messages [N, D_out, C] for node features [N, D_in, C]."""
         num_edges = edge_index.shape[1]
-        weights = edge_weights.reshape(num_edges, self.channels, self.num_paths)
+        weights = edge_weights.reshape(num_edges, self.num_paths, self.channels)[:, self.path_index, :]
         neighbours = features[edge_index[1]]
-        outer = neighbours.unsqueeze(-1) * spherical_harmonics[:, None, None, :]
-        coupled = outer.reshape(num_edges, self.channels, self.dim_in * self.dim_sh) @ self.coupling
-        messages = coupled * weights[:, :, self.path_index]
+        edge_matrices = (spherical_harmonics @ self.coupling).reshape(num_edges, self.dim_out, self.dim_in)
+        messages = torch.bmm(edge_matrices, neighbours) * weights
         aggregated = messages.new_zeros((features.shape[0], *messages.shape[1:]))
         aggregated.index_add_(0, edge_index[0], messages)
         return aggregated / self.avg_num_neighbors

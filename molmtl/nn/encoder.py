@@ -16,7 +16,7 @@ from molmtl.nn.radial import BesselBasis, PolynomialEnvelope, RadialMLP
 class Encoder(nn.Module):
     """Element embedding followed by ``num_layers`` interaction layers.
 
-    Node features are ``[N, C, D]`` (see :mod:`molmtl.nn.irreps`). They start as a learned
+    Node features are ``[N, D, C]`` (see :mod:`molmtl.nn.irreps`). They start as a learned
     embedding of the element (``0e``). Each layer returns ``0e + 1o + 2e + ...`` up to
     ``l_max``; the last layer keeps only what the heads read (``0e``, plus ``1o`` when
     ``vector_output`` is set for the dipole head).
@@ -63,9 +63,9 @@ class Encoder(nn.Module):
         spherical_harmonics = self.spherical_harmonics(vectors)
         envelope = self.envelope(lengths)
         edge_weights = self.radial_mlp(self.radial_basis(lengths), envelope)
-        features = self.embedding(element).unsqueeze(-1)
+        features = self.embedding(element).unsqueeze(1)
         scalars = []
         for layer, weights in zip(self.layers, edge_weights):
             features = layer(features, element, spherical_harmonics, weights, edge_index)
-            scalars.append(features[:, :, 0])
+            scalars.append(features[:, 0, :])
         return NodeFeatures(scalars=torch.cat(scalars, dim=-1), equivariant=features), envelope

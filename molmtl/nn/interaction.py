@@ -69,7 +69,7 @@ class InteractionLayer(nn.Module):
         edge_weights: torch.Tensor,
         edge_index: torch.Tensor,
     ) -> torch.Tensor:
-        """Return the new node features [N, C, D_out] from features [N, C, D_in]."""
+        """Return the new node features [N, D_out, C] from features [N, D_in, C]."""
         mixed = features if self.linear_up is None else self.linear_up(features)
         messages = self.convolution(mixed, spherical_harmonics, edge_weights, edge_index)
         atomic_basis = self.linear_basis(messages)
@@ -80,8 +80,8 @@ class InteractionLayer(nn.Module):
 
 
 class _ConcatLinear(IrrepLinear):
-    """:class:`IrrepLinear` whose outputs are concatenated into one [N, C, D] tensor."""
+    """:class:`IrrepLinear` whose outputs are concatenated into one [N, D, C] tensor."""
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         outputs = super().forward(features)
-        return outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
+        return outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)

@@ -1,10 +1,11 @@
-"""Channel-major irrep layouts and the Clebsch-Gordan tensors of channel-wise tensor products.
+"""Irrep layouts of node features and the Clebsch-Gordan tensors of channel-wise tensor products.
 
-Node and edge features are stored as ``[N, C, D]``: ``C`` channels, each holding the same
-list of irreps (a *layout*) whose ``2l + 1`` components are concatenated into ``D``. The
-real spherical-harmonic basis and the Wigner 3j symbols are e3nn's (``e3nn.o3``), so the
-features transform like e3nn irreps of the same names. Blocks of the same irrep are kept
-next to each other, so that an equivariant linear layer reads each irrep as one slice.
+Node and edge features are stored as ``[N, D, C]``: ``D`` irrep components for each of ``C``
+channels, every channel holding the same list of irreps (a *layout*). Blocks of the same
+irrep sit next to each other and are interleaved component by component (``m``-major,
+block-minor), so that an equivariant linear layer reads each irrep as one contiguous
+``[N, 2l + 1, blocks * C]`` view. The real spherical-harmonic basis and the Wigner 3j symbols
+are e3nn's (``e3nn.o3``), so the features transform like e3nn irreps of the same names.
 """
 
 from __future__ import annotations
@@ -27,23 +28,22 @@ class IrrepLayout:
         """Number of components per channel."""
         return sum(ir.dim for ir in self.irreps)
 
-    def offsets(self) -> list[int]:
-        """Return the first component of each block."""
-        starts = []
-        offset = 0
-        for ir in self.irreps:
-            starts.append(offset)
-            offset += ir.dim
-        return starts
-
     def slice_of(self, ir: o3.Irrep) -> tuple[int, int]:
-        """Return ``(start, number of blocks)`` of the contiguous run of blocks equal to ``ir``."""
+        """Return ``(first component, number of blocks)`` of the run of blocks equal to ``ir``."""
         positions = [index for index, block in enumerate(self.irreps) if block == ir]
         if not positions:
             return 0, 0
         if positions != list(range(positions[0], positions[-1] + 1)):
             raise ValueError(f"blocks of {ir} are not contiguous in layout {self}")
-        return self.offsets()[positions[0]], len(positions)
+        start = sum(block.dim for block in self.irreps[: positions[0]])
+        return start, len(positions)
+
+    def component(self, block: int, m: int) -> int:
+        """Return the index along ``D`` of component ``m`` of block ``block``."""
+        ir = self.irreps[block]
+        start, num_blocks = self.slice_of(ir)
+        rank = block - self.irreps.index(ir)
+        return start + m * num_blocks + rank
 
     def distinct(self) -> list[o3.Irrep]:
         """Return the distinct irreps in order of first appearance."""
@@ -71,10 +71,10 @@ def natural_layout(l_max: int) -> IrrepLayout:
 class Coupling:
     """Dense Clebsch-Gordan tensor of a channel-wise tensor product ``x (x) y``.
 
-    ``tensor`` [D_x * D_y, D_out] maps the flattened outer product of one channel's
-    components to the output components; each coupling path ``(l_x, l_y) -> l_out`` is its own
-    output block, so ``layout`` may list an irrep several times. ``path_index`` [D_out] gives
-    the path of each output component (for per-path weights).
+    ``tensor`` [D_x, D_y, D_out] couples one channel's components; each coupling path
+    ``(l_x, l_y) -> l_out`` is its own output block, so ``layout`` may list an irrep several
+    times. ``path_index`` [D_out] gives the path of each output component (for per-path
+    weights).
     """
 
     tensor: torch.Tensor
@@ -105,25 +105,16 @@ def build_coupling(
                     continue
                 paths.append((targets.index(ir_out), index_x, index_y, ir_out))
     paths.sort(key=lambda path: path[0])
-    offsets_x = layout_x.offsets()
-    offsets_y = layout_y.offsets()
-    out_irreps = tuple(path[3] for path in paths)
-    dim_out = sum(ir.dim for ir in out_irreps)
-    tensor = torch.zeros(layout_x.dim, layout_y.dim, dim_out, dtype=torch.float64)
-    path_index = []
-    offset_out = 0
+    layout_out = IrrepLayout(tuple(path[3] for path in paths))
+    tensor = torch.zeros(layout_x.dim, layout_y.dim, layout_out.dim, dtype=torch.float64)
+    path_index = torch.zeros(layout_out.dim, dtype=torch.int64)
     for number, (_, index_x, index_y, ir_out) in enumerate(paths):
         ir_x = layout_x.irreps[index_x]
         ir_y = layout_y.irreps[index_y]
         symbol = o3.wigner_3j(ir_x.l, ir_y.l, ir_out.l, dtype=torch.float64) * math.sqrt(ir_out.dim)
-        start_x = offsets_x[index_x]
-        start_y = offsets_y[index_y]
-        tensor[start_x : start_x + ir_x.dim, start_y : start_y + ir_y.dim, offset_out : offset_out + ir_out.dim] = symbol
-        path_index.extend([number] * ir_out.dim)
-        offset_out += ir_out.dim
-    return Coupling(
-        tensor=tensor.reshape(layout_x.dim * layout_y.dim, dim_out),
-        layout=IrrepLayout(out_irreps),
-        path_index=torch.tensor(path_index, dtype=torch.int64),
-        num_paths=len(paths),
-    )
+        rows = [layout_x.component(index_x, m) for m in range(ir_x.dim)]
+        columns = [layout_y.component(index_y, m) for m in range(ir_y.dim)]
+        outputs = [layout_out.component(number, m) for m in range(ir_out.dim)]
+        tensor[torch.tensor(rows)[:, None, None], torch.tensor(columns)[None, :, None], torch.tensor(outputs)] = symbol
+        path_index[outputs] = number
+    return Coupling(tensor=tensor, layout=layout_out, path_index=path_index, num_paths=len(paths))

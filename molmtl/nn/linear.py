@@ -1,4 +1,4 @@
-"""Equivariant linear layers and the gated nonlinearity on channel-major features."""
+"""Equivariant linear layers and the gated nonlinearity on ``[N, D, C]`` features (see :mod:`molmtl.nn.irreps`)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from molmtl.nn.irreps import IrrepLayout
 
 
 class IrrepLinear(nn.Module):
-    """Mix channels and blocks of the same irrep: ``y[n, o, m] = sum_{c, b} W[c, b, o] x[n, c, b, m]``.
+    """Mix channels and blocks of the same irrep: ``y[n, m, o] = sum_{b, c} W[b, c, o] x[n, m, b, c]``.
 
-    Only blocks of equal irrep mix, which keeps the map equivariant; an output irrep with no
-    matching input block is zero. Weights are drawn from N(0, 1) and scaled by
+    Only blocks of equal irrep mix, which keeps the map equivariant. Every output irrep needs
+    at least one input block. Weights are drawn from N(0, 1) and scaled by
     ``1/sqrt(fan_in)`` in the forward pass, as in e3nn's ``o3.Linear``. Returns one tensor
-    [N, channels_out, 2l + 1] per output irrep.
+    [N, 2l + 1, channels_out] per output irrep.
     """
 
     def __init__(self, layout_in: IrrepLayout, channels_in: int, outputs: list[tuple[o3.Irrep, int]]) -> None:
@@ -31,25 +31,25 @@ class IrrepLinear(nn.Module):
             if num_blocks == 0:
                 raise ValueError(f"irrep {ir} has no input block in layout {layout_in}")
             fan_in = channels_in * num_blocks
-            self.weights.append(nn.Parameter(torch.randn(channels_in, num_blocks, channels_out)))
+            self.weights.append(nn.Parameter(torch.randn(num_blocks * channels_in, channels_out)))
             self.plan.append((start, num_blocks, ir.dim, channels_out, 1.0 / math.sqrt(fan_in)))
 
     def forward(self, features: torch.Tensor) -> list[torch.Tensor]:
-        """Map features [N, C_in, D_in] to a list of [N, C_out, 2l + 1]."""
+        """Map features [N, D_in, C_in] to a list of [N, 2l + 1, C_out]."""
         outputs = []
+        num_nodes, _, channels = features.shape
         for weight, (start, num_blocks, dim, _, norm) in zip(self.weights, self.plan):
-            block = features[:, :, start : start + num_blocks * dim]
-            block = block.reshape(features.shape[0], features.shape[1], num_blocks, dim)
-            outputs.append(torch.einsum("ncbm,cbo->nom", block, weight * norm))
+            block = features[:, start : start + num_blocks * dim, :].reshape(num_nodes, dim, num_blocks * channels)
+            outputs.append(block @ (weight * norm))
         return outputs
 
 
 class Gate(nn.Module):
     """Gated nonlinearity (Weiler et al., 3D steerable CNNs, NeurIPS 2018).
 
-    Input: a ``0e`` part [N, C + (L - 1) * C, 1] holding the scalars and one gate per channel
-    of every ``l > 0`` irrep, then one [N, C, 2l + 1] part per ``l > 0`` irrep. Output
-    [N, C, D]: SiLU of the scalars, and each ``l > 0`` channel times the sigmoid of its gate.
+    Input: a ``0e`` part [N, 1, C + (L - 1) * C] holding the scalars and one gate per channel
+    of every ``l > 0`` irrep, then one [N, 2l + 1, C] part per ``l > 0`` irrep. Output
+    [N, D, C]: SiLU of the scalars, and each ``l > 0`` channel times the sigmoid of its gate.
     Both activations are scaled to unit second moment on N(0, 1) input, as in e3nn.
     """
 
@@ -63,11 +63,11 @@ class Gate(nn.Module):
         """Apply the gate and concatenate the irreps along the component axis."""
         channels = self.channels
         scalars = parts[0]
-        activated = [torch.nn.functional.silu(scalars[:, :channels]) * self.silu_scale]
+        activated = [torch.nn.functional.silu(scalars[:, :, :channels]) * self.silu_scale]
         if len(parts) > 1:
-            gates = torch.sigmoid(scalars[:, channels:]) * self.sigmoid_scale
+            gates = torch.sigmoid(scalars[:, :, channels:]) * self.sigmoid_scale
             for index, gated in enumerate(parts[1:]):
-                activated.append(gated * gates[:, index * channels : (index + 1) * channels])
+                activated.append(gated * gates[:, :, index * channels : (index + 1) * channels])
         if len(activated) == 1:
             return activated[0]
-        return torch.cat(activated, dim=-1)
+        return torch.cat(activated, dim=1)

@@ -40,17 +40,17 @@ class PolynomialEnvelope(nn.Module):
     def __init__(self, cutoff: float, exponent: int = 6) -> None:
         super().__init__()
         self.cutoff = float(cutoff)
-        self.p = float(exponent)
+        # An integer exponent keeps x^p a plain power under torch.compile.
+        self.p = int(exponent)
+        p = float(exponent)
+        self.coefficients = (-0.5 * (p + 1.0) * (p + 2.0), p * (p + 2.0), -0.5 * p * (p + 1.0))
 
     def forward(self, lengths: torch.Tensor) -> torch.Tensor:
         """Map edge lengths (Å) to envelope values in [0, 1], same shape."""
-        p = self.p
         x = lengths / self.cutoff
         # Horner form of the polynomial: 1 + x^p (a + x (b + c x)).
-        a = -0.5 * (p + 1.0) * (p + 2.0)
-        b = p * (p + 2.0)
-        c = -0.5 * p * (p + 1.0)
-        value = 1.0 + x.pow(p) * (a + x * (b + c * x))
+        a, b, c = self.coefficients
+        value = 1.0 + x.pow(self.p) * (a + x * (b + c * x))
         return torch.where(x < 1.0, value, 0.0)
 
 

@@ -17,9 +17,9 @@ from molmtl.nn.irreps import IrrepLayout, build_coupling
 
 
 class SymmetricProduct(nn.Module):
-    """Map ``A`` [N, C, D] to the products of ``A`` up to ``correlation_order``, scaled per element.
+    """Map ``A`` [N, D, C] to the products of ``A`` up to ``correlation_order``, scaled per element.
 
-    The output [N, C, D_out] concatenates ``A`` and its products (layout :attr:`layout_out`,
+    The output [N, D_out, C] concatenates ``A`` and its products (layout :attr:`layout_out`,
     blocks grouped by irrep); every (element, block, channel) has its own weight. Without
     neighbours ``A = 0`` and the output is exactly 0 (no constant term).
     """
@@ -45,40 +45,43 @@ class SymmetricProduct(nn.Module):
             couplings.append(coupling)
             layout = coupling.layout
         for index, coupling in enumerate(couplings):
-            self.register_buffer(f"coupling_{index}", coupling.tensor)
+            # Stored as [D_out, D_x * D_y] for a matrix product with the flattened outer product.
+            tensor = coupling.tensor.reshape(-1, coupling.layout.dim).T.contiguous()
+            self.register_buffer(f"coupling_{index}", tensor)
         self.num_products = len(couplings)
-        self.dims = [layout_in.dim] + [coupling.layout.dim for coupling in couplings]
-        pieces = [(ir, order) for order, lay in enumerate([layout_in] + [c.layout for c in couplings]) for ir in lay.irreps]
-        # Group blocks by irrep so that the following linear layer reads each irrep as one slice.
-        order_of_irreps = []
-        for ir, _ in pieces:
-            if ir not in order_of_irreps:
-                order_of_irreps.append(ir)
-        block_dims = [ir.dim for ir, _ in pieces]
-        block_starts = [sum(block_dims[:index]) for index in range(len(pieces))]
-        permutation = []
-        grouped = []
-        for ir in order_of_irreps:
-            for index, (block_ir, _) in enumerate(pieces):
-                if block_ir == ir:
-                    permutation.extend(range(block_starts[index], block_starts[index] + ir.dim))
-                    grouped.append(ir)
-        self.layout_out = IrrepLayout(tuple(grouped))
+        layouts = [layout_in] + [coupling.layout for coupling in couplings]
+        # Concatenating A and its products gives blocks in order of correlation; regroup them by
+        # irrep (interleaved component by component) so that the next linear layer reads slices.
+        pieces = [(ir, order, block) for order, layout in enumerate(layouts) for block, ir in enumerate(layout.irreps)]
+        distinct = []
+        for ir, _, _ in pieces:
+            if ir not in distinct:
+                distinct.append(ir)
+        grouped = [piece for ir in distinct for piece in pieces if piece[0] == ir]
+        self.layout_out = IrrepLayout(tuple(piece[0] for piece in grouped))
+        order_offsets = [sum(layout.dim for layout in layouts[:order]) for order in range(len(layouts))]
+        permutation = [0] * self.layout_out.dim
+        for new_block, (ir, order, block) in enumerate(grouped):
+            for m in range(ir.dim):
+                source = order_offsets[order] + layouts[order].component(block, m)
+                permutation[self.layout_out.component(new_block, m)] = source
         self.register_buffer("permutation", torch.tensor(permutation, dtype=torch.int64), persistent=False)
-        block_of_component = [number for number, ir in enumerate(grouped) for _ in range(ir.dim)]
+        block_of_component = [0] * self.layout_out.dim
+        for new_block, (ir, _, _) in enumerate(grouped):
+            for m in range(ir.dim):
+                block_of_component[self.layout_out.component(new_block, m)] = new_block
         self.register_buffer("block_of_component", torch.tensor(block_of_component), persistent=False)
-        self.element_weights = nn.Parameter(torch.ones(num_elements, channels, len(grouped)))
+        self.element_weights = nn.Parameter(torch.ones(num_elements, len(grouped), channels))
 
     def forward(self, atomic_basis: torch.Tensor, element: torch.Tensor) -> torch.Tensor:
-        """Return the weighted product basis [N, C, D_out] for element indices [N]."""
-        num_nodes, channels, dim = atomic_basis.shape
+        """Return the weighted product basis [N, D_out, C] for ``A`` [N, D, C] and element indices [N]."""
         parts = [atomic_basis]
         current = atomic_basis
         for index in range(self.num_products):
             coupling = getattr(self, f"coupling_{index}")
-            outer = current.unsqueeze(-1) * atomic_basis.unsqueeze(-2)
-            current = outer.reshape(num_nodes, channels, -1) @ coupling
+            outer = current.unsqueeze(2) * atomic_basis.unsqueeze(1)
+            current = torch.matmul(coupling, outer.flatten(1, 2))
             parts.append(current)
-        basis = torch.cat(parts, dim=-1)[:, :, self.permutation] if len(parts) > 1 else atomic_basis
-        weights = self.element_weights[:, :, self.block_of_component][element]
+        basis = torch.cat(parts, dim=1)[:, self.permutation, :] if len(parts) > 1 else atomic_basis
+        weights = self.element_weights[element][:, self.block_of_component, :]
         return basis * weights

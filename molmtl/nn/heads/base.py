@@ -13,7 +13,7 @@ class NodeFeatures:
     """Encoder output that the heads read.
 
     ``scalars`` [N, C * num_layers] are the invariant (``0e``) channels of every layer,
-    concatenated. ``equivariant`` [N, C, D] are the last layer's channel-major features
+    concatenated. ``equivariant`` [N, D, C] are the last layer's features
     (``0e``, then the ``1o`` components that the dipole head reads, when it is enabled).
     """
 

@@ -12,10 +12,10 @@ class EnergyHead(Head):
     """``E = sum_i E_i`` with ``E_i = E0[Z_i] + scale * f(s_i) + shift * g_i`` (eV).
 
     ``f`` is an MLP without biases over the invariant features ``s_i`` of all layers, so
-    ``f = 0`` for an atom without neighbours. ``g_i = 1 - exp(-n_i)``, where ``n_i`` is the sum
-    of the cutoff envelope over the atom's edges, is a smooth coordination gate: 0 for an
-    isolated atom (which therefore has exactly ``E0``) and close to 1 for an atom with a few
-    neighbours well inside the cutoff. ``E0`` and the sums are float64.
+    ``f = 0`` for an atom without neighbours. The shift is gated by ``g_i = 1 - exp(-n_i)``,
+    where ``n_i`` is the sum of the cutoff envelope over the atom's edges. The gate is smooth,
+    0 for an isolated atom (which therefore has exactly ``E0``) and close to 1 for an atom
+    with a few neighbours well inside the cutoff. ``E0`` and the sums are float64.
     """
 
     name = "energy"
@@ -24,7 +24,7 @@ class EnergyHead(Head):
         super().__init__()
         self.mlp = ScalarMLP([num_scalars, hidden, 1])
         # A plain attribute, not a buffer, so that casting the model to float32 keeps E0 in
-        # float64; the config stores the values.
+        # float64. The config stores the values.
         self.e0 = torch.tensor(e0s, dtype=torch.float64)
         self.scale = float(scale)
         self.shift = float(shift)
