@@ -191,7 +191,7 @@ def test_resume_after_sigkill(tmp_path):
     metrics = tmp_path / "run" / "metrics.csv"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if metrics.is_file() and len(_read_metrics(metrics)) >= 1:
+        if (tmp_path / "run" / "checkpoint.pt").is_file() and metrics.is_file() and len(_read_metrics(metrics)) >= 1:
             break
         if process.poll() is not None:
             pytest.fail("the run ended before it could be killed")
@@ -210,6 +210,18 @@ def test_resume_after_sigkill(tmp_path):
     model, problem, train_set, valid_set = build_synthetic(num_train=2048)
     reference = Trainer(model, problem, train_set, valid_set, config=synthetic_config(epochs)).fit()
     assert float(rows[-1]["valid_task0_mae"]) == pytest.approx(reference[-1]["valid_task0_mae"], rel=1e-6)
+
+
+def test_resume_without_checkpoint_restarts(tmp_path):
+    model, problem, train_set, valid_set = build_synthetic(num_train=64)
+    trainer = Trainer(model, problem, train_set, valid_set, config=_config(max_epochs=2), run_dir=tmp_path)
+    trainer.fit()
+    # A kill between writing metrics.csv and the first checkpoint leaves rows without a checkpoint.
+    (tmp_path / "checkpoint.pt").unlink()
+    model, problem, train_set, valid_set = build_synthetic(num_train=64)
+    trainer = Trainer(model, problem, train_set, valid_set, config=_config(max_epochs=2), run_dir=tmp_path)
+    trainer.fit(resume=True)
+    assert [row["epoch"] for row in _read_metrics(tmp_path / "metrics.csv")] == ["1", "2"]
 
 
 def test_ddp_two_ranks_match_single(tmp_path):

@@ -69,18 +69,35 @@ def shutdown() -> None:
         dist.destroy_process_group()
 
 
+def _communicate(tensor: torch.Tensor, operation) -> None:
+    # NCCL only moves CUDA tensors, so CPU tensors (metric sums, flags) travel through a CUDA copy.
+    if dist.get_backend() == "nccl" and not tensor.is_cuda:
+        buffer = tensor.to(torch.device("cuda", torch.cuda.current_device()))
+        operation(buffer)
+        tensor.copy_(buffer.cpu())
+    else:
+        operation(tensor)
+
+
 def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     """Sum ``tensor`` over ranks in place and return it (a no-op on one rank)."""
     if is_distributed():
-        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+        _communicate(tensor, lambda buffer: dist.all_reduce(buffer, op=dist.ReduceOp.SUM))
     return tensor
 
 
 def all_reduce_mean(tensor: torch.Tensor) -> torch.Tensor:
     """Average ``tensor`` over ranks in place and return it (a no-op on one rank)."""
     if is_distributed():
-        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+        all_reduce_sum(tensor)
         tensor /= dist.get_world_size()
+    return tensor
+
+
+def broadcast(tensor: torch.Tensor, source: int = 0) -> torch.Tensor:
+    """Overwrite ``tensor`` with rank ``source``'s value in place and return it (a no-op on one rank)."""
+    if is_distributed():
+        _communicate(tensor, lambda buffer: dist.broadcast(buffer, src=source))
     return tensor
 
 
@@ -112,7 +129,7 @@ def broadcast_parameters(module: torch.nn.Module) -> None:
     if not is_distributed():
         return
     for tensor in [*module.parameters(), *module.buffers()]:
-        dist.broadcast(tensor.data, src=0)
+        broadcast(tensor.data)
 
 
 def barrier() -> None:

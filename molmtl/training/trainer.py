@@ -195,9 +195,16 @@ class Trainer:
         With ``resume=True`` the state is first restored from ``run_dir/checkpoint.pt``.
         """
         self.check_labels()
-        if resume:
-            if self.run_dir is None:
-                raise ValueError("resume needs a run_dir that contains checkpoint.pt")
+        if resume and self.run_dir is None:
+            raise ValueError("resume needs a run_dir that contains checkpoint.pt")
+        if resume and not (self.run_dir / CHECKPOINT_NAME).is_file():
+            # A run killed during its first epoch has no checkpoint yet, so it restarts from epoch 1.
+            if distributed.is_main_process():
+                logger.warning("%s has no %s yet; training starts from the first epoch", self.run_dir, CHECKPOINT_NAME)
+            resume_from_checkpoint = False
+        else:
+            resume_from_checkpoint = resume
+        if resume_from_checkpoint:
             self.load_state(self.run_dir / CHECKPOINT_NAME)
         else:
             seed_everything(self.config.seed + distributed.rank())
@@ -207,6 +214,7 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             metrics_log = MetricsLog(self.run_dir / METRICS_NAME)
             if resume:
+                # Rows written after the checkpoint (the run died before saving it) are dropped and redone.
                 metrics_log.load(up_to_epoch=self.epoch)
             self.history = list(metrics_log.rows)
             if self.config.tensorboard:
@@ -250,8 +258,7 @@ class Trainer:
             return False
         flag = torch.tensor([float(self.elapsed_seconds + extra_seconds >= 60.0 * self.config.max_minutes)])
         # Every rank must stop at the same batch, so rank 0's clock decides.
-        if distributed.is_distributed():
-            torch.distributed.broadcast(flag, src=0)
+        distributed.broadcast(flag)
         return bool(flag.item())
 
     def _progress(self, epoch_seconds: float) -> float:

@@ -62,9 +62,10 @@ class GradNormWeighting(TaskWeighting):
     def after_backward(self, losses: torch.Tensor, present: torch.Tensor, gradient_norms: torch.Tensor | None) -> None:
         if gradient_norms is None:
             raise ValueError("GradNorm needs the per-task gradient norms on the shared encoder's last layer")
-        losses = losses.detach().to(torch.float64).clone()
-        norms = gradient_norms.detach().to(torch.float64).clone()
-        present = present.to(torch.float64).clone()
+        device = self.weights.device
+        losses = losses.detach().to(device=device, dtype=torch.float64)
+        norms = gradient_norms.detach().to(device=device, dtype=torch.float64)
+        present = present.to(device=device, dtype=torch.float64)
         # Average over ranks the values of the ranks where the task had labels, so that every
         # rank takes the same step and the weights stay identical.
         stacked = torch.stack([losses * present, norms * present, present])
