@@ -28,6 +28,12 @@ def test_model_outputs_and_round_trip(tmp_path):
     assert out["virial"].shape == (2, 3, 3)
     assert out["charges"].shape == (11,)
     assert out["dipole"].shape == (2, 3)
+    single = MolMTLModel(ModelConfig(atomic_numbers=[1, 6, 8], dtype="float32"))
+    assert single.dtype == torch.float32
+    assert model.dtype == torch.float64
+    assert torch.get_default_dtype() == torch.float32
+    assert model.cutoff == 5.0
+    assert model.atomic_numbers == [1, 6, 8, 14]
     path = tmp_path / "model.pt"
     save_model(model, path)
     loaded = load_model(path)

@@ -12,9 +12,9 @@ from molmtl.nn.irreps import IrrepLayout, build_coupling
 class Convolution(nn.Module):
     """Messages ``m_ij = sum_paths w_p(|r_ij|) [h_j (x) Y(r_ij)]_p`` summed over the neighbours ``j`` of ``i``.
 
-    The tensor product runs channel by channel (e3nn's ``uvu`` mode): channel ``c`` of ``h_j``
-    couples with the spherical harmonics ``Y`` into every irrep of ``targets``, and each
-    coupling path keeps its own output block and its own weight per channel and edge. Paths
+    The tensor product runs channel by channel (e3nn's ``uvu`` mode). Channel ``c`` of ``h_j``
+    couples with the spherical harmonics ``Y`` into every irrep of ``targets``. Each coupling
+    path keeps its own output block and its own weight per channel and edge. Paths
     into irreps that no later layer reads are not built. All paths are one dense
     Clebsch-Gordan tensor: contracting it with ``Y`` gives one [D_out, D_in] matrix per edge,
     and one batched matrix product applies it to all channels.

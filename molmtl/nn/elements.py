@@ -12,7 +12,7 @@ from torch import nn
 class ElementTable(nn.Module):
     """Lookup from atomic number to the index of the element in the model's sorted element list.
 
-    Also holds the per-element atomic masses (ASE's ``ase.data.atomic_masses``, in u) that
+    Also stores the per-element atomic masses (ASE's ``ase.data.atomic_masses``, in u) that
     the dipole head uses for the centre of mass.
     """
 

@@ -18,8 +18,8 @@ class Encoder(nn.Module):
 
     Node features are ``[N, D, C]`` (see :mod:`molmtl.nn.irreps`). They start as a learned
     embedding of the element (``0e``). Each layer returns ``0e + 1o + 2e + ...`` up to
-    ``l_max``; the last layer keeps only what the heads read (``0e``, plus ``1o`` when
-    ``vector_output`` is set for the dipole head).
+    ``l_max``. The last layer keeps only what the heads read: ``0e``, plus ``1o`` when
+    ``vector_output`` is set for the dipole head.
     """
 
     def __init__(self, config: ModelConfig, vector_output: bool) -> None:
@@ -35,8 +35,9 @@ class Encoder(nn.Module):
         layers = []
         layout = IrrepLayout((o3.Irrep("0e"),))
         for index in range(config.num_layers):
-            last = index == config.num_layers - 1
-            output_irreps = natural_irreps(min(config.l_max, 1) if vector_output else 0) if last else natural_irreps(config.l_max)
+            output_irreps = natural_irreps(config.l_max)
+            if index == config.num_layers - 1:
+                output_irreps = natural_irreps(1 if vector_output else 0)
             layer = InteractionLayer(
                 layout,
                 output_irreps,

@@ -50,8 +50,8 @@ class SymmetricProduct(nn.Module):
             self.register_buffer(f"coupling_{index}", tensor)
         self.num_products = len(couplings)
         layouts = [layout_in] + [coupling.layout for coupling in couplings]
-        # Concatenating A and its products gives blocks in order of correlation; regroup them by
-        # irrep (interleaved component by component) so that the next linear layer reads slices.
+        # Concatenating A and its products orders the blocks by correlation order. Regroup them
+        # by irrep, interleaved component by component, so that the next linear layer reads slices.
         pieces = [(ir, order, block) for order, layout in enumerate(layouts) for block, ir in enumerate(layout.irreps)]
         distinct = []
         for ir, _, _ in pieces:

@@ -16,9 +16,9 @@ class DipoleHead(Head):
     ``q_i`` are the charges head's output, ``p_i`` a linear map of the last layer's ``1o``
     (odd-parity vector) channels, and ``r_com`` the centre of mass with the atomic masses of
     ``ase.data.atomic_masses``. For a neutral structure the result is the same for every
-    reference point. For a charged one it depends on the reference point, and ``r_com``
-    makes it invariant under translation; labels given about another origin ``o`` convert
-    with ``mu_com = mu_o - Q (r_com - o)``.
+    reference point. For a charged one it depends on the reference point. With ``r_com``
+    it is invariant under translation, and a label given about another origin ``o``
+    converts with ``mu_com = mu_o - Q (r_com - o)``.
     """
 
     name = "dipole"
