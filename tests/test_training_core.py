@@ -26,7 +26,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _config(**overrides) -> TrainerConfig:
-    settings = dict(batch_size=32, lr=1e-2, progress=False, tensorboard=False, plots=False, schedule="constant", warmup_epochs=0.0)
+    settings = dict(
+        batch_size=32,
+        lr=1e-2,
+        progress=False,
+        tensorboard=False,
+        plots=False,
+        schedule="constant",
+        warmup_epochs=0.0,
+    )
     settings.update(overrides)
     return TrainerConfig(**settings)
 
@@ -52,7 +60,9 @@ def _free_port() -> int:
 def test_uncertainty_variances_follow_noise():
     noise = (0.3, 0.9)
     model, problem, train_set, valid_set = build_synthetic(noise=noise, num_train=1024)
-    trainer = Trainer(model, problem, train_set, valid_set, config=_config(max_epochs=30), weighting="uncertainty")
+    trainer = Trainer(
+        model, problem, train_set, valid_set, config=_config(max_epochs=30), weighting="uncertainty"
+    )
     history = trainer.fit()
 
     variances = trainer.weighting.variances().tolist()
@@ -73,8 +83,16 @@ def test_gradnorm_norms_within_factor_two():
     warm_up_epochs = 3
     for row in history[warm_up_epochs:]:
         for task in ("task0", "task1"):
-            assert 0.75 <= row[f"gradnorm_ratio_{task}"] <= 1.33, (row["epoch"], task, row[f"gradnorm_ratio_{task}"])
-            assert row[f"gradnorm_within_factor2_{task}"] >= 0.9, (row["epoch"], task, row[f"gradnorm_within_factor2_{task}"])
+            assert 0.75 <= row[f"gradnorm_ratio_{task}"] <= 1.33, (
+                row["epoch"],
+                task,
+                row[f"gradnorm_ratio_{task}"],
+            )
+            assert row[f"gradnorm_within_factor2_{task}"] >= 0.9, (
+                row["epoch"],
+                task,
+                row[f"gradnorm_within_factor2_{task}"],
+            )
     weights = trainer.weighting.task_weights()
     assert float(weights.sum()) == pytest.approx(2.0)
     assert not torch.allclose(weights, torch.ones(2, dtype=weights.dtype)), "GradNorm never moved the weights"
@@ -82,13 +100,17 @@ def test_gradnorm_norms_within_factor_two():
 
 def test_conflicting_tasks_negative_cosine():
     model, problem, train_set, valid_set = build_synthetic(noise=(0.1, 0.1), conflict=True, num_train=256)
-    history = Trainer(model, problem, train_set, valid_set, config=_config(max_epochs=3, conflict_batches=4)).fit()
+    history = Trainer(
+        model, problem, train_set, valid_set, config=_config(max_epochs=3, conflict_batches=4)
+    ).fit()
     cosines = [row["cos_task0__task1"] for row in history]
     assert all(value < 0.0 for value in cosines), cosines
     assert cosines[-1] < -0.5, cosines
 
     model, problem, train_set, valid_set = build_synthetic(noise=(0.1, 0.1), conflict=False, num_train=256)
-    aligned = Trainer(model, problem, train_set, valid_set, config=_config(max_epochs=3, conflict_batches=4)).fit()
+    aligned = Trainer(
+        model, problem, train_set, valid_set, config=_config(max_epochs=3, conflict_batches=4)
+    ).fit()
     assert aligned[0]["cos_task0__task1"] > -0.5
 
 
@@ -113,14 +135,24 @@ def test_partly_labelled_task_counts():
 def test_run_folder_contents(tmp_path):
     model, problem, train_set, valid_set = build_synthetic(num_train=128)
     config = _config(max_epochs=2, tensorboard=True, plots=True, schedule="cosine", warmup_epochs=0.5)
-    Trainer(model, problem, train_set, valid_set, config=config, weighting="uncertainty", run_dir=tmp_path).fit()
+    Trainer(
+        model, problem, train_set, valid_set, config=config, weighting="uncertainty", run_dir=tmp_path
+    ).fit()
     assert (tmp_path / "checkpoint.pt").is_file()
     assert (tmp_path / "model.pt").is_file()
     assert list((tmp_path / "tensorboard").iterdir())
     assert (tmp_path / "plots" / "learning_curve_task0.png").is_file()
     rows = _read_metrics(tmp_path / "metrics.csv")
     assert [row["epoch"] for row in rows] == ["1", "2"]
-    for column in ("train_task0_loss", "valid_task1_mae", "valid_task1_rmse", "valid_task1_count", "cos_task0__task1", "variance_task1", "lr"):
+    for column in (
+        "train_task0_loss",
+        "valid_task1_mae",
+        "valid_task1_rmse",
+        "valid_task1_count",
+        "cos_task0__task1",
+        "variance_task1",
+        "lr",
+    ):
         assert column in rows[0], column
     state = load_checkpoint(tmp_path / "checkpoint.pt")
     assert state["epoch"] == 2
@@ -135,7 +167,9 @@ def test_small_values_never_print_zero():
 
 def test_time_limit_stops_run():
     model, problem, train_set, valid_set = build_synthetic(num_train=2048)
-    trainer = Trainer(model, problem, train_set, valid_set, config=_config(max_epochs=None, max_minutes=0.002, batch_size=8))
+    trainer = Trainer(
+        model, problem, train_set, valid_set, config=_config(max_epochs=None, max_minutes=0.002, batch_size=8)
+    )
     history = trainer.fit()
     assert len(history) == 1
     assert "max_minutes" in trainer.stop_reason
@@ -144,7 +178,9 @@ def test_time_limit_stops_run():
 
 def test_early_stopping_without_improvement():
     model, problem, train_set, valid_set = build_synthetic(num_train=64)
-    config = _config(max_epochs=20, lr=1e-12, early_stopping_patience=2, early_stopping_min_delta=0.01, ema_decay=None)
+    config = _config(
+        max_epochs=20, lr=1e-12, early_stopping_patience=2, early_stopping_min_delta=0.01, ema_decay=None
+    )
     trainer = Trainer(model, problem, train_set, valid_set, config=config)
     history = trainer.fit()
     assert len(history) == 3
@@ -168,7 +204,9 @@ def test_warmup_then_cosine_schedule():
 def test_plateau_schedule_reduces_lr():
     parameter = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.Adam([parameter], lr=1.0)
-    schedule = WarmupSchedule(optimizer, kind="plateau", warmup_steps=0, plateau_factor=0.5, plateau_patience=1)
+    schedule = WarmupSchedule(
+        optimizer, kind="plateau", warmup_steps=0, plateau_factor=0.5, plateau_patience=1
+    )
     for loss in (1.0, 1.0, 1.0):
         schedule.epoch_end(loss)
     assert schedule.learning_rate() == pytest.approx(0.5)
@@ -186,12 +224,26 @@ def test_ema_tracks_live_weights():
 
 def test_resume_after_sigkill(tmp_path):
     epochs = 3
-    command = [sys.executable, "-m", "molmtl.training.synthetic", "--out", str(tmp_path / "run"), "--epochs", str(epochs), "--num-train", "2048"]
+    command = [
+        sys.executable,
+        "-m",
+        "molmtl.training.synthetic",
+        "--out",
+        str(tmp_path / "run"),
+        "--epochs",
+        str(epochs),
+        "--num-train",
+        "2048",
+    ]
     process = subprocess.Popen(command, env=_environment(), cwd=REPO_ROOT)
     metrics = tmp_path / "run" / "metrics.csv"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if (tmp_path / "run" / "checkpoint.pt").is_file() and metrics.is_file() and len(_read_metrics(metrics)) >= 1:
+        if (
+            (tmp_path / "run" / "checkpoint.pt").is_file()
+            and metrics.is_file()
+            and len(_read_metrics(metrics)) >= 1
+        ):
             break
         if process.poll() is not None:
             pytest.fail("the run ended before it could be killed")
@@ -228,13 +280,34 @@ def test_ddp_two_ranks_match_single(tmp_path):
     epochs, num_train = 4, 512
     parallel = tmp_path / "ddp"
     subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
-         "-m", "molmtl.training.synthetic", "--out", str(parallel), "--epochs", str(epochs), "--batch-size", "16",
-         "--num-train", str(num_train)],
-        env=_environment(), cwd=REPO_ROOT, check=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            str(_free_port()),
+            "-m",
+            "molmtl.training.synthetic",
+            "--out",
+            str(parallel),
+            "--epochs",
+            str(epochs),
+            "--batch-size",
+            "16",
+            "--num-train",
+            str(num_train),
+        ],
+        env=_environment(),
+        cwd=REPO_ROOT,
+        check=True,
+        timeout=300,
     )
     model, problem, train_set, valid_set = build_synthetic(num_train=num_train)
-    single_rows = Trainer(model, problem, train_set, valid_set, config=synthetic_config(epochs, batch_size=32)).fit()
+    single_rows = Trainer(
+        model, problem, train_set, valid_set, config=synthetic_config(epochs, batch_size=32)
+    ).fit()
     parallel_rows = _read_metrics(parallel / "metrics.csv")
     assert len(parallel_rows) == epochs
     # Metrics are reduced over both ranks: every sample counts once.

@@ -57,7 +57,12 @@ def ethanol_without_forces(shared_data, tmp_path_factory) -> Path:
 def _write_config(folder: Path, **training) -> Path:
     settings = {"batch_size": 10, "lr": 0.01, "max_epochs": 1, "warmup_epochs": 0.2, "progress": False}
     settings.update(training)
-    config = {"model": TINY_MODEL, "tasks": {"energy": 1.0, "forces": 10.0}, "training": settings, "data": {"valid_fraction": 0.25}}
+    config = {
+        "model": TINY_MODEL,
+        "tasks": {"energy": 1.0, "forces": 10.0},
+        "training": settings,
+        "data": {"valid_fraction": 0.25},
+    }
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -76,7 +81,12 @@ def test_train_resume_eval_end_to_end(ethanol_h5, tmp_path, capsys):
     for name in ("config.yaml", "model.pt", "checkpoint.pt", "metrics.csv", "valid_errors.json"):
         assert (run_dir / name).is_file(), name
     assert list((run_dir / "tensorboard").iterdir())
-    for plot in ("learning_curve_energy.png", "learning_curve_forces.png", "parity_energy_per_atom.png", "parity_forces.png"):
+    for plot in (
+        "learning_curve_energy.png",
+        "learning_curve_forces.png",
+        "parity_energy_per_atom.png",
+        "parity_forces.png",
+    ):
         assert (run_dir / "plots" / plot).is_file(), plot
 
     resolved = yaml.safe_load((run_dir / "config.yaml").read_text())
@@ -92,7 +102,13 @@ def test_train_resume_eval_end_to_end(ethanol_h5, tmp_path, capsys):
     assert main(["train", "--resume", str(run_dir), "--max-epochs", "2"]) == 0
     rows = _rows(run_dir / "metrics.csv")
     assert [row["epoch"] for row in rows] == ["1", "2"]
-    for column in ("valid_energy_mae", "valid_energy_rmse", "valid_energy_count", "valid_forces_loss", "cos_energy__forces"):
+    for column in (
+        "valid_energy_mae",
+        "valid_energy_rmse",
+        "valid_energy_count",
+        "valid_forces_loss",
+        "cos_energy__forces",
+    ):
         assert column in rows[-1], column
         assert math.isfinite(float(rows[-1][column])), column
     assert float(rows[-1]["valid_energy_count"]) == 30
@@ -137,7 +153,18 @@ def test_misspelt_key_suggests_nearest(tmp_path):
 
 def test_tasks_flag_overrides_config(ethanol_h5, tmp_path, capsys):
     config = _write_config(tmp_path)
-    status = main(["train", str(config), "--data", str(ethanol_h5), "--out", str(tmp_path / "run"), "--tasks", "energy,dipole=2"])
+    status = main(
+        [
+            "train",
+            str(config),
+            "--data",
+            str(ethanol_h5),
+            "--out",
+            str(tmp_path / "run"),
+            "--tasks",
+            "energy,dipole=2",
+        ]
+    )
     # The file has no dipoles, so asking for them must fail before training.
     assert status == 2
     assert "'dipole'" in capsys.readouterr().err
@@ -177,9 +204,29 @@ def test_torchrun_two_ranks_molecular(ethanol_h5, tmp_path):
         port = probe.getsockname()[1]
     environment = dict(os.environ, OMP_NUM_THREADS="1")
     subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
-         "-m", "molmtl", "train", str(config), "--data", str(ethanol_h5), "--out", str(tmp_path / "ddp"), "--device", "cpu"],
-        env=environment, cwd=REPO_ROOT, check=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            str(port),
+            "-m",
+            "molmtl",
+            "train",
+            str(config),
+            "--data",
+            str(ethanol_h5),
+            "--out",
+            str(tmp_path / "ddp"),
+            "--device",
+            "cpu",
+        ],
+        env=environment,
+        cwd=REPO_ROOT,
+        check=True,
+        timeout=600,
     )
     rows = _rows(tmp_path / "ddp" / "metrics.csv")
     assert [row["epoch"] for row in rows] == ["1", "2"]

@@ -12,8 +12,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="OUT", help="also write the table as JSON to OUT")
     parser.add_argument("--batch-size", type=int, default=16, help="structures per batch (default 16)")
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
-    parser.add_argument("--dtype", choices=("float64", "float32"), help="evaluate in this dtype (default: the model's)")
-    parser.add_argument("--plots", metavar="DIR", help="write parity plots of energy per atom, forces and dipole to DIR")
+    parser.add_argument(
+        "--dtype", choices=("float64", "float32"), help="evaluate in this dtype (default: the model's)"
+    )
+    parser.add_argument(
+        "--plots", metavar="DIR", help="write parity plots of energy per atom, forces and dipole to DIR"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,15 +40,24 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, OSError) as error:
         print(f"molmtl eval: {error}", file=sys.stderr)
         return 2
-    predictions = predict_dataset(model, dataset, batch_size=args.batch_size, device=device, progress=sys.stderr.isatty())
+    predictions = predict_dataset(
+        model, dataset, batch_size=args.batch_size, device=device, progress=sys.stderr.isatty()
+    )
     table = predictions.errors()
     if not table:
-        print(f"molmtl eval: {args.data} has no labels that the model predicts (labels: {dataset.label_counts()})", file=sys.stderr)
+        print(
+            f"molmtl eval: {args.data} has no labels that the model predicts (labels: "
+            f"{dataset.label_counts()})",
+            file=sys.stderr,
+        )
         return 2
     print(f"model {args.model} on {args.data} ({len(dataset)} structures)")
     print(format_error_table(table))
     if args.json:
-        atomic_write_text(json.dumps({"model": str(args.model), "data": str(args.data), "errors": table}, indent=2) + "\n", args.json)
+        atomic_write_text(
+            json.dumps({"model": str(args.model), "data": str(args.data), "errors": table}, indent=2) + "\n",
+            args.json,
+        )
     if args.plots:
         write_parity_plots(predictions, args.plots)
     return 0

@@ -15,16 +15,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``molmtl train``."""
     parser.add_argument("config", nargs="?", help="YAML run configuration (optional with --resume)")
     parser.add_argument("--data", help="training HDF5 file (overrides data.train)")
-    parser.add_argument("--valid", help="validation HDF5 file (overrides data.valid; without one, data.valid_fraction of the training file is held out)")
+    parser.add_argument(
+        "--valid",
+        help=(
+            "validation HDF5 file (overrides data.valid); without one, data.valid_fraction "
+            "of the training file is held out"
+        ),
+    )
     parser.add_argument("--out", help="run folder (overrides out)")
-    parser.add_argument("--tasks", help="tasks to train, comma-separated NAME or NAME=WEIGHT, e.g. energy,forces=10,dipole")
-    parser.add_argument("--weighting", choices=("fixed", "uncertainty", "gradnorm"), help="task weighting strategy")
+    parser.add_argument(
+        "--tasks", help="tasks to train, comma-separated NAME or NAME=WEIGHT, e.g. energy,forces=10,dipole"
+    )
+    parser.add_argument(
+        "--weighting", choices=("fixed", "uncertainty", "gradnorm"), help="task weighting strategy"
+    )
     parser.add_argument("--max-minutes", type=float, help="training time limit in minutes")
     parser.add_argument("--max-epochs", type=int, help="maximum number of epochs")
     parser.add_argument("--dtype", choices=("float64", "float32"), help="dtype of the model and data")
     parser.add_argument("--seed", type=int, help="random seed (initial weights, split, data order)")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available)")
-    parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint.pt")
+    parser.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint.pt"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,11 +66,16 @@ def run(args: argparse.Namespace) -> int:
         if args.resume:
             run_dir = Path(args.resume)
             if not (run_dir / CONFIG_NAME).is_file():
-                raise FileNotFoundError(f"{run_dir / CONFIG_NAME} not found; --resume needs the folder of an earlier run")
+                raise FileNotFoundError(
+                    f"{run_dir / CONFIG_NAME} not found; --resume needs the folder of an earlier run"
+                )
             config = load_config(run_dir / CONFIG_NAME)
             for fixed in ("data", "valid", "tasks", "weighting", "dtype", "seed"):
                 if overrides[fixed] is not None:
-                    raise ConfigError(f"--{fixed} cannot change on --resume; the run continues with the settings in {run_dir / CONFIG_NAME}")
+                    raise ConfigError(
+                        f"--{fixed} cannot change on --resume; the run continues with the settings in "
+                        f"{run_dir / CONFIG_NAME}"
+                    )
             overrides["out"] = str(run_dir)
         elif args.config:
             config = load_config(args.config)
@@ -82,5 +99,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         distributed.shutdown()
     if distributed.is_main_process():
-        print(f"run folder: {result.run_dir} (best epoch {result.trainer.best_epoch}, {result.trainer.stop_reason})")
+        print(
+            f"run folder: {result.run_dir} (best epoch {result.trainer.best_epoch}, "
+            f"{result.trainer.stop_reason})"
+        )
     return 0

@@ -52,7 +52,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint`."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} not found; pass the run folder of a run that finished at least one epoch")
+        raise FileNotFoundError(
+            f"checkpoint {path} not found; pass the run folder of a run that finished at least one epoch"
+        )
     state = torch.load(path, map_location="cpu", weights_only=False)
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a molmtl training checkpoint (format {CHECKPOINT_FORMAT})")

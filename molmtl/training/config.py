@@ -39,7 +39,8 @@ class TrainerConfig:
     clip_grad_norm: float | None = 10.0
     #: EMA decay of the weights used for validation and ``model.pt``; None disables the EMA.
     ema_decay: float | None = 0.99
-    #: Epochs without relative improvement larger than ``early_stopping_min_delta`` before stopping; None disables.
+    #: Epochs without a relative improvement above ``early_stopping_min_delta`` before the run stops.
+    #: None disables early stopping.
     early_stopping_patience: int | None = None
     early_stopping_min_delta: float = 0.0
     seed: int = 0

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 import torch
 
 
-def pairwise_cosines(names: Sequence[str], gradients: Sequence[torch.Tensor | None]) -> dict[tuple[str, str], float]:
+def pairwise_cosines(
+    names: Sequence[str], gradients: Sequence[torch.Tensor | None]
+) -> dict[tuple[str, str], float]:
     """Return the cosine for each pair of tasks whose gradients are both non-zero."""
     cosines: dict[tuple[str, str], float] = {}
     for (name_a, grad_a), (name_b, grad_b) in itertools.combinations(zip(names, gradients), 2):

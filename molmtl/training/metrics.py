@@ -51,7 +51,12 @@ class EpochMetrics:
         loss_sum, count, abs_sum, squared_sum = (float(value) for value in self.sums[:, index])
         if count <= 0:
             return {"loss": math.nan, "mae": math.nan, "rmse": math.nan, "count": 0.0}
-        return {"loss": loss_sum / count, "mae": abs_sum / count, "rmse": math.sqrt(squared_sum / count), "count": count}
+        return {
+            "loss": loss_sum / count,
+            "mae": abs_sum / count,
+            "rmse": math.sqrt(squared_sum / count),
+            "count": count,
+        }
 
     def mean_total_loss(self) -> float:
         """Return the mean combined training loss per batch (NaN when no batch was added)."""

@@ -29,7 +29,9 @@ def _series(rows: Sequence[Mapping[str, Any]], key: str) -> tuple[np.ndarray, np
     return np.asarray(epochs), np.asarray(values)
 
 
-def plot_learning_curves(rows: Sequence[Mapping[str, Any]], task_names: Sequence[str], folder: Path) -> list[Path]:
+def plot_learning_curves(
+    rows: Sequence[Mapping[str, Any]], task_names: Sequence[str], folder: Path
+) -> list[Path]:
     """Write ``learning_curve_<task>.png`` for each task: loss and MAE per epoch, train and validation.
 
     Values that are missing, zero or not finite are left out because the axes are logarithmic.

@@ -33,20 +33,34 @@ class TrainingStep:
     on every batch).
     """
 
-    def __init__(self, model: nn.Module, problem: MultiTaskProblem, weighting: TaskWeighting, optimizer: torch.optim.Optimizer, config: TrainerConfig) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        problem: MultiTaskProblem,
+        weighting: TaskWeighting,
+        optimizer: torch.optim.Optimizer,
+        config: TrainerConfig,
+    ) -> None:
         self.model = model
         self.problem = problem
         self.weighting = weighting
         self.optimizer = optimizer
         self.config = config
         self.shared = [parameter for parameter in problem.shared_parameters(model) if parameter.requires_grad]
-        self.last_shared = [parameter for parameter in problem.last_shared_parameters(model) if parameter.requires_grad]
+        self.last_shared = [
+            parameter for parameter in problem.last_shared_parameters(model) if parameter.requires_grad
+        ]
         if weighting.needs_task_gradient_norms and not self.last_shared:
-            raise ValueError(f"{weighting.name} weighting needs trainable parameters from problem.last_shared_parameters(model)")
+            raise ValueError(
+                f"{weighting.name} weighting needs trainable parameters from "
+                "problem.last_shared_parameters(model)"
+            )
         self.trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
         self.trainable += weighting.optimizer_parameters()
 
-    def run(self, batch: Any, device: torch.device, probe_conflict: bool, epoch: int, batch_index: int) -> StepResult:
+    def run(
+        self, batch: Any, device: torch.device, probe_conflict: bool, epoch: int, batch_index: int
+    ) -> StepResult:
         """Train on one batch and return its detached outputs."""
         batch = self.problem.move_batch(batch, device)
         self.optimizer.zero_grad(set_to_none=True)
@@ -54,7 +68,9 @@ class TrainingStep:
         outputs = {task.name: task.evaluate(model_outputs, batch) for task in self.problem.tasks}
         names = list(outputs)
         losses = torch.stack([outputs[name].loss.to(torch.float64) for name in names])
-        present = torch.stack([outputs[name].count.detach().reshape(()) > 0 for name in names]).to(losses.device)
+        present = torch.stack([outputs[name].count.detach().reshape(()) > 0 for name in names]).to(
+            losses.device
+        )
         total = self.weighting.combine(losses, present)
         self._check_finite(total, losses, names, epoch, batch_index)
 
@@ -68,7 +84,12 @@ class TrainingStep:
         self.weighting.after_backward(losses.detach(), present, norms)
 
         detached = {
-            name: TaskOutput(output.loss.detach(), output.count.detach(), output.abs_error_sum.detach(), output.squared_error_sum.detach())
+            name: TaskOutput(
+                output.loss.detach(),
+                output.count.detach(),
+                output.abs_error_sum.detach(),
+                output.squared_error_sum.detach(),
+            )
             for name, output in outputs.items()
         }
         return StepResult(detached, float(total.detach()), probe_names, probe_gradients)
@@ -79,7 +100,9 @@ class TrainingStep:
             return [], [], None
         parameters = list(self.shared) if probe_conflict else []
         known = {id(parameter) for parameter in parameters}
-        parameters += [parameter for parameter in self.last_shared if id(parameter) not in known] if want_norms else []
+        parameters += (
+            [parameter for parameter in self.last_shared if id(parameter) not in known] if want_norms else []
+        )
         last_ids = {id(parameter) for parameter in self.last_shared}
 
         probe_names: list[str] = []
@@ -88,22 +111,42 @@ class TrainingStep:
         for index, name in enumerate(names):
             loss = outputs[name].loss
             has_graph = loss.requires_grad and float(outputs[name].count) > 0
-            parts = torch.autograd.grad(loss, parameters, retain_graph=True, allow_unused=True) if has_graph else [None] * len(parameters)
-            flat = [part.reshape(-1) if part is not None else torch.zeros(parameter.numel(), dtype=parameter.dtype, device=parameter.device) for part, parameter in zip(parts, parameters)]
+            parts = (
+                torch.autograd.grad(loss, parameters, retain_graph=True, allow_unused=True)
+                if has_graph
+                else [None] * len(parameters)
+            )
+            flat = [
+                (
+                    part.reshape(-1)
+                    if part is not None
+                    else torch.zeros(parameter.numel(), dtype=parameter.dtype, device=parameter.device)
+                )
+                for part, parameter in zip(parts, parameters)
+            ]
             if probe_conflict:
                 probe_names.append(name)
-                probe_gradients.append(torch.cat(flat[: len(self.shared)]).detach().to(torch.float64) if has_graph else None)
+                probe_gradients.append(
+                    torch.cat(flat[: len(self.shared)]).detach().to(torch.float64) if has_graph else None
+                )
             if want_norms:
                 last = [vector for vector, parameter in zip(flat, parameters) if id(parameter) in last_ids]
                 norms[index] = float(torch.linalg.vector_norm(torch.cat(last).to(torch.float64)))
         return probe_names, probe_gradients, norms if want_norms else None
 
     @staticmethod
-    def _check_finite(total: torch.Tensor, losses: torch.Tensor, names: list[str], epoch: int, batch_index: int) -> None:
+    def _check_finite(
+        total: torch.Tensor, losses: torch.Tensor, names: list[str], epoch: int, batch_index: int
+    ) -> None:
         if bool(torch.isfinite(total)):
             return
-        bad = [f"{name}={float(value)}" for name, value in zip(names, losses.detach()) if not bool(torch.isfinite(value))]
+        bad = [
+            f"{name}={float(value)}"
+            for name, value in zip(names, losses.detach())
+            if not bool(torch.isfinite(value))
+        ]
         raise FloatingPointError(
-            f"non-finite training loss at epoch {epoch}, batch {batch_index} (task losses: {', '.join(bad) or 'all finite, the weighting diverged'}); "
+            f"non-finite training loss at epoch {epoch}, batch {batch_index} (task losses: "
+            f"{', '.join(bad) or 'all finite, the weighting diverged'}); "
             "lower lr, enable clip_grad_norm or check the labels for NaN"
         )

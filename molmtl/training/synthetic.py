@@ -3,9 +3,9 @@
 Inputs ``x`` are Gaussian vectors. Each task's target is the output of a fixed random
 "teacher" network plus Gaussian label noise of standard deviation ``noise[t]``. The student
 has the same architecture (wider), so it can reach the noise floor, where the residual
-variance of task ``t`` is ``noise[t] ** 2``. With ``conflict=True`` both tasks read one shared output head and the
-second target is the negative of the first, so their gradients on the encoder point in
-opposite directions.
+variance of task ``t`` is ``noise[t] ** 2``. With ``conflict=True`` both tasks read one
+shared output head and the second target is the negative of the first, so their gradients
+on the encoder point in opposite directions.
 
 Run ``python -m molmtl.training.synthetic --out RUN_DIR`` (also under ``torchrun``) to
 train it from the command line.
@@ -29,7 +29,9 @@ class SyntheticModel(nn.Module):
 
     def __init__(self, num_inputs: int, num_tasks: int, hidden: int = 32, shared_head: bool = False) -> None:
         super().__init__()
-        self.encoder = nn.Sequential(nn.Linear(num_inputs, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh())
+        self.encoder = nn.Sequential(
+            nn.Linear(num_inputs, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh()
+        )
         self.shared_head = shared_head
         self.heads = nn.Linear(hidden, 1 if shared_head else num_tasks)
         self.num_tasks = num_tasks
@@ -62,7 +64,10 @@ class SyntheticDataset(Dataset):
         with torch.no_grad():
             for parameter in teacher.parameters():
                 fan_in = parameter.shape[-1] if parameter.dim() > 1 else 1
-                parameter.copy_(torch.randn(parameter.shape, generator=teacher_generator, dtype=torch.float64) / fan_in**0.5)
+                parameter.copy_(
+                    torch.randn(parameter.shape, generator=teacher_generator, dtype=torch.float64)
+                    / fan_in**0.5
+                )
         generator = torch.Generator().manual_seed(seed)
         self.x = torch.randn(num_samples, num_inputs, generator=generator, dtype=torch.float64)
         with torch.no_grad():
@@ -71,8 +76,12 @@ class SyntheticDataset(Dataset):
             signs = torch.tensor([(-1.0) ** t for t in range(num_tasks)], dtype=torch.float64)
             clean = clean * signs
         noise_tensor = torch.tensor(list(noise), dtype=torch.float64)
-        self.y = clean + noise_tensor * torch.randn(num_samples, num_tasks, generator=generator, dtype=torch.float64)
-        fractions = torch.tensor(list(label_fraction) if label_fraction is not None else [1.0] * num_tasks, dtype=torch.float64)
+        self.y = clean + noise_tensor * torch.randn(
+            num_samples, num_tasks, generator=generator, dtype=torch.float64
+        )
+        fractions = torch.tensor(
+            list(label_fraction) if label_fraction is not None else [1.0] * num_tasks, dtype=torch.float64
+        )
         self.mask = torch.rand(num_samples, num_tasks, generator=generator, dtype=torch.float64) < fractions
         self.y[~self.mask] = 0.0
 
@@ -107,7 +116,10 @@ class SyntheticRegressionTask(Task):
 
 
 class SyntheticProblem(MultiTaskProblem):
-    """Run :class:`SyntheticModel` on ``batch["x"]``; the encoder is shared, its second linear layer is the last."""
+    """Run :class:`SyntheticModel` on ``batch["x"]``.
+
+    The encoder is shared, and its second linear layer is the last shared layer.
+    """
 
     def __init__(self, tasks: Sequence[Task]) -> None:
         self.tasks = list(tasks)
@@ -128,7 +140,14 @@ class SyntheticProblem(MultiTaskProblem):
         return {key: value.to(device) for key, value in batch.items()}
 
 
-def build_synthetic(noise: Sequence[float] = (0.1, 0.3), conflict: bool = False, num_train: int = 1024, num_valid: int = 256, seed: int = 0, weights: Sequence[float] | None = None):
+def build_synthetic(
+    noise: Sequence[float] = (0.1, 0.3),
+    conflict: bool = False,
+    num_train: int = 1024,
+    num_valid: int = 256,
+    seed: int = 0,
+    weights: Sequence[float] | None = None,
+):
     """Return ``(model, problem, train_set, valid_set)`` for a synthetic problem (float64 model)."""
     torch.manual_seed(seed)
     num_tasks = len(noise)
@@ -145,8 +164,16 @@ def synthetic_config(epochs: int, batch_size: int = 32, lr: float = 3e-3, seed: 
     from molmtl.training.config import TrainerConfig
 
     return TrainerConfig(
-        max_epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
-        progress=False, plots=False, tensorboard=False, warmup_epochs=0.0, schedule="constant",
+        max_epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        device=device,
+        progress=False,
+        plots=False,
+        tensorboard=False,
+        warmup_epochs=0.0,
+        schedule="constant",
     )
 
 
@@ -170,7 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         model, problem, train_set, valid_set = build_synthetic(num_train=args.num_train, seed=args.seed)
         config = synthetic_config(args.epochs, args.batch_size, args.lr, args.seed, device=str(device))
-        trainer = Trainer(model, problem, train_set, valid_set, config=config, weighting=args.weighting, run_dir=args.out)
+        trainer = Trainer(
+            model, problem, train_set, valid_set, config=config, weighting=args.weighting, run_dir=args.out
+        )
         trainer.fit(resume=args.resume)
     finally:
         distributed.shutdown()

@@ -51,7 +51,13 @@ from molmtl.training.config import TrainerConfig
 from molmtl.training.conflict import cosine_column, pairwise_cosines
 from molmtl.training.ema import ExponentialMovingAverage
 from molmtl.training.metrics import EpochMetrics
-from molmtl.training.run_log import METRICS_NAME, TENSORBOARD_FOLDER, MetricsLog, TensorBoardLog, format_number
+from molmtl.training.run_log import (
+    METRICS_NAME,
+    TENSORBOARD_FOLDER,
+    MetricsLog,
+    TensorBoardLog,
+    format_number,
+)
 from molmtl.training.schedule import WarmupSchedule
 from molmtl.training.step import TrainingStep
 from molmtl.training.task import MultiTaskProblem
@@ -99,9 +105,16 @@ class Trainer:
         self.is_writer = distributed.is_main_process() and self.run_dir is not None
 
         if isinstance(weighting, str):
-            weighting = build_weighting(weighting, self.task_names, [task.weight for task in self.tasks], **self.config.weighting_options)
+            weighting = build_weighting(
+                weighting,
+                self.task_names,
+                [task.weight for task in self.tasks],
+                **self.config.weighting_options,
+            )
         if list(weighting.task_names) != self.task_names:
-            raise ValueError(f"weighting tasks {weighting.task_names} differ from problem tasks {self.task_names}")
+            raise ValueError(
+                f"weighting tasks {weighting.task_names} differ from problem tasks {self.task_names}"
+            )
         self.weighting = weighting.to(self.device)
 
         distributed.broadcast_parameters(self.model)
@@ -118,7 +131,9 @@ class Trainer:
             plateau_factor=self.config.plateau_factor,
             plateau_patience=self.config.plateau_patience,
         )
-        self.ema = ExponentialMovingAverage(self.model, self.config.ema_decay) if self.config.ema_decay else None
+        self.ema = (
+            ExponentialMovingAverage(self.model, self.config.ema_decay) if self.config.ema_decay else None
+        )
         self.step = TrainingStep(self.model, problem, self.weighting, self.optimizer, self.config)
 
         self.epoch = 0  # completed epochs
@@ -133,7 +148,9 @@ class Trainer:
     # ------------------------------------------------------------------ set-up
     def _build_optimizer(self) -> torch.optim.Optimizer:
         decay_parameters = [parameter for parameter in self.model.parameters() if parameter.requires_grad]
-        groups: list[dict[str, Any]] = [{"params": decay_parameters, "weight_decay": self.config.weight_decay}]
+        groups: list[dict[str, Any]] = [
+            {"params": decay_parameters, "weight_decay": self.config.weight_decay}
+        ]
         extra = self.weighting.optimizer_parameters()
         if extra:
             groups.append({"params": extra, "weight_decay": 0.0})
@@ -164,7 +181,9 @@ class Trainer:
         if self.valid_data is None or len(self.valid_data) == 0:
             return None
         # Each rank takes every world_size-th item, so that no item is counted twice.
-        shard = Subset(self.valid_data, range(distributed.rank(), len(self.valid_data), distributed.world_size()))
+        shard = Subset(
+            self.valid_data, range(distributed.rank(), len(self.valid_data), distributed.world_size())
+        )
         return DataLoader(
             shard,
             batch_size=self.config.valid_batch_size or self.config.batch_size,
@@ -186,7 +205,10 @@ class Trainer:
             count = task.label_count(self.train_data)
             counts[task.name] = count
             if task.weight > 0 and count == 0:
-                raise ValueError(f"task {task.name!r} has weight {task.weight} but no labels in the training set; set its weight to 0 or fix the label key")
+                raise ValueError(
+                    f"task {task.name!r} has weight {task.weight} but no labels in the training set; set "
+                    "its weight to 0 or fix the label key"
+                )
         return counts
 
     def fit(self, resume: bool = False) -> list[dict[str, Any]]:
@@ -200,7 +222,9 @@ class Trainer:
         if resume and not (self.run_dir / CHECKPOINT_NAME).is_file():
             # A run killed during its first epoch has no checkpoint yet, so it restarts from epoch 1.
             if distributed.is_main_process():
-                logger.warning("%s has no %s yet; training starts from the first epoch", self.run_dir, CHECKPOINT_NAME)
+                logger.warning(
+                    "%s has no %s yet; training starts from the first epoch", self.run_dir, CHECKPOINT_NAME
+                )
             resume_from_checkpoint = False
         else:
             resume_from_checkpoint = resume
@@ -240,7 +264,12 @@ class Trainer:
 
             plot_learning_curves(self.history, self.task_names, self.run_dir / "plots")
         if distributed.is_main_process():
-            logger.info("training stopped after epoch %d: %s; best epoch %d", self.epoch, self.stop_reason, self.best_epoch)
+            logger.info(
+                "training stopped after epoch %d: %s; best epoch %d",
+                self.epoch,
+                self.stop_reason,
+                self.best_epoch,
+            )
         return self.history
 
     # ------------------------------------------------------------------ epochs
@@ -282,7 +311,9 @@ class Trainer:
             if batch_index > 0 and self._time_is_up(time.perf_counter() - start):
                 break
             probe = batch_index < self.config.conflict_batches
-            result = self.step.run(batch, self.device, probe_conflict=probe, epoch=epoch, batch_index=batch_index)
+            result = self.step.run(
+                batch, self.device, probe_conflict=probe, epoch=epoch, batch_index=batch_index
+            )
             self.global_step += 1
             self.schedule.step(self._progress(time.perf_counter() - start))
             if self.ema is not None:
@@ -292,7 +323,9 @@ class Trainer:
                 cosine_sums.setdefault(pair, []).append(value)
             if progress_bar is not None:
                 _update_running(running, result.outputs)
-                progress_bar.set_postfix({name: format_number(value, 3) for name, value in running.items()}, refresh=False)
+                progress_bar.set_postfix(
+                    {name: format_number(value, 3) for name, value in running.items()}, refresh=False
+                )
                 progress_bar.update(1)
         if progress_bar is not None:
             progress_bar.close()
@@ -358,7 +391,10 @@ class Trainer:
         return row
 
     def evaluate(self, loader: DataLoader, model: nn.Module | None = None) -> EpochMetrics:
-        """Return the task metrics of ``model`` (default: the evaluation model) on ``loader``, reduced over ranks."""
+        """Return the task metrics of ``model`` on ``loader``, reduced over ranks.
+
+        ``model`` defaults to the evaluation model (the EMA copy when enabled).
+        """
         model = model if model is not None else self.evaluation_model
         was_training = model.training
         model.eval()
@@ -386,7 +422,12 @@ class Trainer:
         from tqdm.auto import tqdm
 
         total_epochs = self.config.max_epochs if self.config.max_epochs is not None else "?"
-        return tqdm(total=len(self.train_loader), desc=f"epoch {epoch}/{total_epochs}", leave=False, dynamic_ncols=True)
+        return tqdm(
+            total=len(self.train_loader),
+            desc=f"epoch {epoch}/{total_epochs}",
+            leave=False,
+            dynamic_ncols=True,
+        )
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
@@ -412,9 +453,14 @@ class Trainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a state returned by :meth:`state_dict`."""
         if list(state["task_names"]) != self.task_names:
-            raise ValueError(f"checkpoint tasks {state['task_names']} differ from this run's tasks {self.task_names}")
+            raise ValueError(
+                f"checkpoint tasks {state['task_names']} differ from this run's tasks {self.task_names}"
+            )
         if state["weighting_name"] != self.weighting.name:
-            raise ValueError(f"checkpoint used weighting {state['weighting_name']!r}, this run uses {self.weighting.name!r}")
+            raise ValueError(
+                f"checkpoint used weighting {state['weighting_name']!r}, this run uses "
+                f"{self.weighting.name!r}"
+            )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
@@ -451,15 +497,22 @@ def _update_running(running: dict[str, float], outputs: dict[str, Any], smoothin
         if float(output.count) <= 0:
             continue
         value = float(output.loss.detach())
-        running[name] = value if name not in running else smoothing * running[name] + (1.0 - smoothing) * value
+        running[name] = (
+            value if name not in running else smoothing * running[name] + (1.0 - smoothing) * value
+        )
 
 
 def _summary_line(row: dict[str, Any], task_names: Sequence[str], has_valid: bool) -> str:
     split = "valid" if has_valid else "train"
-    parts = [f"epoch {row['epoch']}", f"lr {format_number(row['lr'], 3)}", f"train_loss {format_number(row['train_loss'], 4)}"]
+    parts = [
+        f"epoch {row['epoch']}",
+        f"lr {format_number(row['lr'], 3)}",
+        f"train_loss {format_number(row['train_loss'], 4)}",
+    ]
     for name in task_names:
         parts.append(
             f"{name}: {split} loss {format_number(row[f'{split}_{name}_loss'], 4)} "
-            f"MAE {format_number(row[f'{split}_{name}_mae'], 4)} RMSE {format_number(row[f'{split}_{name}_rmse'], 4)}"
+            f"MAE {format_number(row[f'{split}_{name}_mae'], 4)} RMSE "
+            f"{format_number(row[f'{split}_{name}_rmse'], 4)}"
         )
     return " | ".join(parts)

@@ -107,7 +107,11 @@ DEFAULTS: dict[str, Any] = {
 AUTO_TASKS = "auto"
 
 #: Options of each weighting strategy (``weighting_options``).
-WEIGHTING_OPTIONS = {"fixed": set(), "uncertainty": {"initial_log_variance"}, "gradnorm": {"alpha", "learning_rate", "min_weight"}}
+WEIGHTING_OPTIONS = {
+    "fixed": set(),
+    "uncertainty": {"initial_log_variance"},
+    "gradnorm": {"alpha", "learning_rate", "min_weight"},
+}
 TASK_OPTIONS = ("weight", "loss", "huber_delta")
 CHOICES = {
     ("data", "split"): ("random", "molecule", "config_type"),
@@ -141,7 +145,9 @@ ALIASES = {
 
 def _suggest(key: str, valid: list[str]) -> str:
     candidates = {name: name for name in valid}
-    candidates.update({alias: target for alias, target in ALIASES.items() if target in valid and alias not in candidates})
+    candidates.update(
+        {alias: target for alias, target in ALIASES.items() if target in valid and alias not in candidates}
+    )
     close = difflib.get_close_matches(key.lower(), list(candidates), n=1, cutoff=0.6)
     match = [candidates[close[0]]] if close else []
     hint = f"; did you mean {match[0]!r}?" if match else "."
@@ -154,7 +160,9 @@ def _merge(defaults: Any, values: Any, path: tuple[str, ...]) -> Any:
     if values is None:
         return copy.deepcopy(defaults)
     if not isinstance(values, Mapping):
-        raise ConfigError(f"{'.'.join(path) or 'the config'} must be a mapping of keys to values, got {values!r}")
+        raise ConfigError(
+            f"{'.'.join(path) or 'the config'} must be a mapping of keys to values, got {values!r}"
+        )
     merged = copy.deepcopy(defaults)
     for key, value in values.items():
         key = str(key)
@@ -179,12 +187,19 @@ def _normalise_tasks(tasks: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         elif isinstance(value, Mapping):
             for key, option in value.items():
                 if key not in TASK_OPTIONS:
-                    raise ConfigError(f"unknown key {key!r} in task {name!r}{_suggest(key, list(TASK_OPTIONS))}")
+                    raise ConfigError(
+                        f"unknown key {key!r} in task {name!r}{_suggest(key, list(TASK_OPTIONS))}"
+                    )
                 base[key] = option
         elif value is not None:
-            raise ConfigError(f"task {name!r} must be a weight or a mapping with {', '.join(TASK_OPTIONS)}, got {value!r}")
+            raise ConfigError(
+                f"task {name!r} must be a weight or a mapping with {', '.join(TASK_OPTIONS)}, got {value!r}"
+            )
         if float(base["weight"]) < 0:
-            raise ConfigError(f"task {name!r} has a negative weight {base['weight']}; use 0 to monitor it without training on it")
+            raise ConfigError(
+                f"task {name!r} has a negative weight {base['weight']}; use 0 to monitor it without "
+                "training on it"
+            )
         if base["loss"] not in ("mse", "huber"):
             raise ConfigError(f"task {name!r} has loss {base['loss']!r}; use 'mse' or 'huber'")
         result[name] = base
@@ -219,11 +234,16 @@ def validate(config: Mapping[str, Any]) -> None:
     allowed = WEIGHTING_OPTIONS[config["weighting"]]
     for key in options:
         if key not in allowed:
-            raise ConfigError(f"unknown key {key!r} in weighting_options for weighting {config['weighting']!r}{_suggest(key, sorted(allowed)) if allowed else '; this weighting takes no options'}")
+            hint = _suggest(key, sorted(allowed)) if allowed else "; this weighting takes no options"
+            raise ConfigError(
+                f"unknown key {key!r} in weighting_options for weighting {config['weighting']!r}{hint}"
+            )
     if config["tasks"] == AUTO_TASKS:
         pass
     elif not isinstance(config["tasks"], Mapping):
-        raise ConfigError(f"tasks must be a mapping of task names to weights or options, got {config['tasks']!r}")
+        raise ConfigError(
+            f"tasks must be a mapping of task names to weights or options, got {config['tasks']!r}"
+        )
     elif not any(float(task["weight"]) > 0 for task in config["tasks"].values()):
         raise ConfigError("no task has a positive weight; give at least one task a weight > 0")
     fraction = config["data"]["valid_fraction"]
@@ -243,7 +263,9 @@ def parse_tasks_option(text: str) -> dict[str, Any]:
         try:
             tasks[name] = float(weight) if weight else None
         except ValueError:
-            raise ConfigError(f"invalid weight {weight!r} for task {name!r} in --tasks; use NAME or NAME=WEIGHT") from None
+            raise ConfigError(
+                f"invalid weight {weight!r} for task {name!r} in --tasks; use NAME or NAME=WEIGHT"
+            ) from None
     if not tasks:
         raise ConfigError("--tasks is empty; list tasks as NAME or NAME=WEIGHT separated by commas")
     return tasks

@@ -115,13 +115,19 @@ def _collect(result: Predictions, outputs: Mapping[str, torch.Tensor], batch: An
         reference = batch[keys.DIPOLE].reshape(-1, 3)[mask].double()
         predicted = outputs[keys.DIPOLE].reshape(-1, 3)[mask].double()
         result.add("dipole", reference, predicted)
-        result.add("dipole_magnitude", torch.linalg.vector_norm(reference, dim=-1), torch.linalg.vector_norm(predicted, dim=-1))
+        result.add(
+            "dipole_magnitude",
+            torch.linalg.vector_norm(reference, dim=-1),
+            torch.linalg.vector_norm(predicted, dim=-1),
+        )
     if keys.CHARGES in outputs:
         mask = graph_mask(keys.CHARGES)[atom_batch]
         result.add("charges", batch[keys.CHARGES].reshape(-1)[mask], outputs[keys.CHARGES].reshape(-1)[mask])
     if keys.STRESS in outputs:
         mask = graph_mask(keys.STRESS)
-        result.add("stress", batch[keys.STRESS].reshape(-1, 9)[mask], outputs[keys.STRESS].reshape(-1, 9)[mask])
+        result.add(
+            "stress", batch[keys.STRESS].reshape(-1, 9)[mask], outputs[keys.STRESS].reshape(-1, 9)[mask]
+        )
 
 
 def format_error_table(table: Mapping[str, Mapping[str, Any]]) -> str:
@@ -142,8 +148,14 @@ def write_parity_plots(predictions: Predictions, folder) -> list:
 
     folder = Path(folder)
     written = []
-    for name, title in (("energy_per_atom", "energy per atom"), ("forces", "force components"), ("dipole", "dipole components")):
+    for name, title in (
+        ("energy_per_atom", "energy per atom"),
+        ("forces", "force components"),
+        ("dipole", "dipole components"),
+    ):
         reference, predicted = predictions.arrays(name)
         if reference.size:
-            written.append(plot_parity(reference, predicted, title, QUANTITIES[name], folder / f"parity_{name}.png"))
+            written.append(
+                plot_parity(reference, predicted, title, QUANTITIES[name], folder / f"parity_{name}.png")
+            )
     return written

@@ -69,7 +69,10 @@ def load_datasets(config: dict[str, Any]):
     else:
         split = random_split(len(full), fractions, seed=data["split_seed"])
     if len(split["train"]) == 0:
-        raise ConfigError(f"the {data['split']} split of {data['train']} left no training structures; lower data.valid_fraction")
+        raise ConfigError(
+            f"the {data['split']} split of {data['train']} left no training structures; lower "
+            "data.valid_fraction"
+        )
     return full.subset(split["train"]), full.subset(split["valid"]) if len(split["valid"]) else None
 
 
@@ -78,14 +81,22 @@ def resolve_auto_tasks(config: dict[str, Any], train_set: Any) -> dict[str, Any]
     if config["tasks"] != AUTO_TASKS:
         return config
     counts = train_set.label_counts()
-    tasks = {name: dict(options) for name, options in DEFAULTS["tasks"].items() if counts.get(TASKS[name].label_key, 0) > 0}
+    tasks = {
+        name: dict(options)
+        for name, options in DEFAULTS["tasks"].items()
+        if counts.get(TASKS[name].label_key, 0) > 0
+    }
     if not any(float(options["weight"]) > 0 for options in tasks.values()):
         raise MissingLabelsError(
             f"the training set {config['data']['train']} has no label that a task trains on "
-            f"(labels found: {_labels_found(counts)}); convert it again with the label keys of the source file"
+            f"(labels found: {_labels_found(counts)}); convert it again with the label keys of the source "
+            "file"
         )
     config["tasks"] = tasks
-    logger.info("tasks from the labels of the training set: %s", ", ".join(f"{name} (weight {options['weight']})" for name, options in tasks.items()))
+    logger.info(
+        "tasks from the labels of the training set: %s",
+        ", ".join(f"{name} (weight {options['weight']})" for name, options in tasks.items()),
+    )
     return config
 
 
@@ -150,22 +161,39 @@ def resolve_statistics(config: dict[str, Any], train_set: Any) -> dict[str, Any]
     values = label_statistics(path, e0, indices) if needs_labels else {}
     scale = statistics["energy_scale"]
     if isinstance(scale, str):
-        candidates = {"forces_rms": ["forces_rms", "energy_per_atom_rms"], "energy_rms": ["energy_per_atom_rms", "forces_rms"]}
+        candidates = {
+            "forces_rms": ["forces_rms", "energy_per_atom_rms"],
+            "energy_rms": ["energy_per_atom_rms", "forces_rms"],
+        }
         if scale not in candidates:
-            raise ConfigError(f"statistics.energy_scale must be 'forces_rms', 'energy_rms' or a number in eV, got {scale!r}")
-        usable = [float(values[name]) for name in candidates[scale] if math.isfinite(values[name]) and values[name] > 0]
+            raise ConfigError(
+                f"statistics.energy_scale must be 'forces_rms', 'energy_rms' or a number in eV, got {scale!r}"
+            )
+        usable = [
+            float(values[name])
+            for name in candidates[scale]
+            if math.isfinite(values[name]) and values[name] > 0
+        ]
         scale = usable[0] if usable else 1.0
     statistics["energy_scale"] = float(scale)
     shift = statistics["energy_shift"]
     if isinstance(shift, str):
         if shift not in ("mean", "none"):
-            raise ConfigError(f"statistics.energy_shift must be 'mean', 'none' or a number in eV/atom, got {shift!r}")
+            raise ConfigError(
+                f"statistics.energy_shift must be 'mean', 'none' or a number in eV/atom, got {shift!r}"
+            )
         mean = values.get("energy_per_atom_mean", float("nan"))
         shift = float(mean) if shift == "mean" and math.isfinite(mean) else 0.0
     statistics["energy_shift"] = float(shift)
     neighbours = statistics["avg_num_neighbors"]
     if neighbours == "auto":
-        neighbours = average_num_neighbors(path, float(model["cutoff"]), indices, max_structures=int(statistics["neighbors_sample"]), seed=config["seed"])
+        neighbours = average_num_neighbors(
+            path,
+            float(model["cutoff"]),
+            indices,
+            max_structures=int(statistics["neighbors_sample"]),
+            seed=config["seed"],
+        )
         neighbours = max(float(neighbours), 1.0)
     statistics["avg_num_neighbors"] = float(neighbours)
     return config
@@ -209,7 +237,9 @@ def build_tasks(config: dict[str, Any]) -> list[MolecularTask]:
     for name, task_class in TASKS.items():
         if name in config["tasks"]:
             options = config["tasks"][name]
-            tasks.append(task_class(name, float(options["weight"]), options["loss"], float(options["huber_delta"])))
+            tasks.append(
+                task_class(name, float(options["weight"]), options["loss"], float(options["huber_delta"]))
+            )
     return tasks
 
 
@@ -217,7 +247,10 @@ def prepare_run(config: dict[str, Any], resume: bool = False) -> MolecularRun:
     """Resolve statistics, build the model and trainer, and write the resolved config (rank 0)."""
     run_dir = Path(config["out"])
     if not resume and (run_dir / CHECKPOINT_NAME).exists():
-        raise FileExistsError(f"{run_dir} already contains a training run (checkpoint.pt); continue it with --resume {run_dir} or pass a new --out")
+        raise FileExistsError(
+            f"{run_dir} already contains a training run (checkpoint.pt); continue it with --resume "
+            f"{run_dir} or pass a new --out"
+        )
     seed_everything(int(config["seed"]))
     train_set, valid_set = load_datasets(config)
     config = resolve_auto_tasks(config, train_set)
@@ -226,7 +259,9 @@ def prepare_run(config: dict[str, Any], resume: bool = False) -> MolecularRun:
         valid_counts = valid_set.label_counts()
         for name in config["tasks"]:
             if valid_counts.get(TASKS[name].label_key, 0) == 0 and distributed.is_main_process():
-                logger.warning("the validation set has no %r labels; its validation metrics will be NaN", name)
+                logger.warning(
+                    "the validation set has no %r labels; its validation metrics will be NaN", name
+                )
     config = resolve_statistics(config, train_set)
     torch.manual_seed(int(config["seed"]))
     model = build_model(config)
@@ -237,7 +272,15 @@ def prepare_run(config: dict[str, Any], resume: bool = False) -> MolecularRun:
         device=config["device"],
         weighting_options=dict(config["weighting_options"] or {}),
     )
-    trainer = Trainer(model, problem, train_set, valid_set, config=trainer_config, weighting=config["weighting"], run_dir=run_dir)
+    trainer = Trainer(
+        model,
+        problem,
+        train_set,
+        valid_set,
+        config=trainer_config,
+        weighting=config["weighting"],
+        run_dir=run_dir,
+    )
     if distributed.is_main_process():
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(dump_config(config), run_dir / CONFIG_NAME)
@@ -257,7 +300,9 @@ def train(config: dict[str, Any], resume: bool = False) -> MolecularRun:
     evaluate_here = distributed.is_main_process() and run.valid_set is not None
     batch_size = run.trainer.config.valid_batch_size or run.trainer.config.batch_size
     if evaluate_here and not resume:
-        initial = predict_dataset(run.model, run.valid_set, batch_size=batch_size, device=run.trainer.device).errors()
+        initial = predict_dataset(
+            run.model, run.valid_set, batch_size=batch_size, device=run.trainer.device
+        ).errors()
         atomic_write_text(json.dumps(initial, indent=2) + "\n", run.run_dir / "valid_errors_initial.json")
         run.model.train()
     distributed.barrier()
@@ -291,4 +336,15 @@ def format_improvement_table(initial: dict[str, Any], final: dict[str, Any]) -> 
     return "\n".join(lines)
 
 
-__all__ = ["CONFIG_NAME", "MissingLabelsError", "MolecularRun", "build_model", "build_tasks", "check_task_labels", "load_datasets", "prepare_run", "resolve_statistics", "train"]
+__all__ = [
+    "CONFIG_NAME",
+    "MissingLabelsError",
+    "MolecularRun",
+    "build_model",
+    "build_tasks",
+    "check_task_labels",
+    "load_datasets",
+    "prepare_run",
+    "resolve_statistics",
+    "train",
+]

@@ -32,7 +32,9 @@ class MolecularTask(Task):
     output_key: str = ""
     unit: str = ""
 
-    def __init__(self, name: str | None = None, weight: float = 1.0, loss: LossName = "mse", huber_delta: float = 0.01) -> None:
+    def __init__(
+        self, name: str | None = None, weight: float = 1.0, loss: LossName = "mse", huber_delta: float = 0.01
+    ) -> None:
         super().__init__(name or self.label_key, weight)
         if loss not in ("mse", "huber"):
             raise ValueError(f"unknown loss {loss!r} for task {self.name!r}; use 'mse' or 'huber'")
@@ -41,13 +43,18 @@ class MolecularTask(Task):
         self.loss_name = loss
         self.huber_delta = float(huber_delta)
 
-    def select(self, outputs: Mapping[str, torch.Tensor], batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def select(
+        self, outputs: Mapping[str, torch.Tensor], batch: Any
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return ``(prediction, reference, element_weight)`` of the labelled elements, flattened."""
         raise NotImplementedError
 
     def evaluate(self, outputs: Mapping[str, torch.Tensor], batch: Any) -> TaskOutput:
         if self.output_key not in outputs:
-            raise KeyError(f"task {self.name!r} needs the model output {self.output_key!r}, which the model did not return; enable its head")
+            raise KeyError(
+                f"task {self.name!r} needs the model output {self.output_key!r}, which the model did not "
+                "return; enable its head"
+            )
         prediction, reference, element_weight = self.select(outputs, batch)
         count = torch.tensor(prediction.numel(), device=prediction.device)
         if prediction.numel() == 0:
@@ -56,11 +63,15 @@ class MolecularTask(Task):
         reference = reference.to(prediction.dtype)
         error = prediction - reference
         if self.loss_name == "huber":
-            elementwise = functional.huber_loss(prediction, reference, reduction="none", delta=self.huber_delta)
+            elementwise = functional.huber_loss(
+                prediction, reference, reduction="none", delta=self.huber_delta
+            )
         else:
             elementwise = error.pow(2)
         element_weight = element_weight.to(prediction.dtype)
-        loss = (element_weight * elementwise).sum() / element_weight.sum().clamp(min=torch.finfo(prediction.dtype).tiny)
+        loss = (element_weight * elementwise).sum() / element_weight.sum().clamp(
+            min=torch.finfo(prediction.dtype).tiny
+        )
         detached = error.detach()
         return TaskOutput(loss, count, detached.abs().sum(), detached.pow(2).sum())
 
@@ -84,7 +95,9 @@ def _graph_mask(batch: Any, label: str) -> torch.Tensor:
 def _atom_batch(batch: Any) -> torch.Tensor:
     index = getattr(batch, "batch", None)
     if index is None:
-        return torch.zeros(batch[keys.ATOMIC_NUMBERS].shape[0], dtype=torch.long, device=batch[keys.ATOMIC_NUMBERS].device)
+        return torch.zeros(
+            batch[keys.ATOMIC_NUMBERS].shape[0], dtype=torch.long, device=batch[keys.ATOMIC_NUMBERS].device
+        )
     return index
 
 
@@ -102,7 +115,11 @@ class EnergyPerAtomTask(MolecularTask):
         mask = _graph_mask(batch, self.label_key)
         reference = batch[self.label_key].reshape(-1)
         weights = _structure_weights(batch, num_graphs, prediction)
-        return (prediction / num_atoms)[mask], (reference.to(prediction.dtype) / num_atoms)[mask], weights[mask]
+        return (
+            (prediction / num_atoms)[mask],
+            (reference.to(prediction.dtype) / num_atoms)[mask],
+            weights[mask],
+        )
 
 
 class ForcesTask(MolecularTask):
@@ -118,7 +135,11 @@ class ForcesTask(MolecularTask):
         num_graphs = int(batch[keys.mask_key(self.label_key)].numel())
         atom_mask = _graph_mask(batch, self.label_key)[atom_batch]
         weights = _structure_weights(batch, num_graphs, prediction)[atom_batch][atom_mask]
-        return prediction[atom_mask].reshape(-1), batch[self.label_key][atom_mask].reshape(-1), weights.repeat_interleave(3)
+        return (
+            prediction[atom_mask].reshape(-1),
+            batch[self.label_key][atom_mask].reshape(-1),
+            weights.repeat_interleave(3),
+        )
 
 
 class DipoleTask(MolecularTask):

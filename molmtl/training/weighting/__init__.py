@@ -17,7 +17,9 @@ STRATEGIES: dict[str, type[TaskWeighting]] = {
 }
 
 
-def build_weighting(name: str, task_names: Sequence[str], user_weights: Sequence[float], **options: Any) -> TaskWeighting:
+def build_weighting(
+    name: str, task_names: Sequence[str], user_weights: Sequence[float], **options: Any
+) -> TaskWeighting:
     """Return the strategy called ``name`` for the given tasks; ``options`` go to its constructor."""
     try:
         strategy = STRATEGIES[name]
@@ -26,4 +28,11 @@ def build_weighting(name: str, task_names: Sequence[str], user_weights: Sequence
     return strategy(task_names, user_weights, **options)
 
 
-__all__ = ["STRATEGIES", "FixedWeighting", "GradNormWeighting", "TaskWeighting", "UncertaintyWeighting", "build_weighting"]
+__all__ = [
+    "STRATEGIES",
+    "FixedWeighting",
+    "GradNormWeighting",
+    "TaskWeighting",
+    "UncertaintyWeighting",
+    "build_weighting",
+]

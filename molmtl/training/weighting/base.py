@@ -32,7 +32,9 @@ class TaskWeighting(nn.Module):
         if any(weight < 0 for weight in user_weights):
             raise ValueError(f"task weights must be >= 0, got {dict(zip(task_names, user_weights))}")
         self.task_names = list(task_names)
-        self.register_buffer("user_weights", torch.tensor([float(w) for w in user_weights], dtype=torch.float64))
+        self.register_buffer(
+            "user_weights", torch.tensor([float(w) for w in user_weights], dtype=torch.float64)
+        )
         self._epoch_sums: dict[str, float] = {}
         self._epoch_counts: dict[str, int] = {}
 
@@ -53,7 +55,9 @@ class TaskWeighting(nn.Module):
         """Return learnable parameters that the model's optimiser should update."""
         return []
 
-    def after_backward(self, losses: torch.Tensor, present: torch.Tensor, gradient_norms: torch.Tensor | None) -> None:
+    def after_backward(
+        self, losses: torch.Tensor, present: torch.Tensor, gradient_norms: torch.Tensor | None
+    ) -> None:
         """Update internal state after the backward pass of one batch (default: nothing)."""
 
     def _record(self, name: str, value: float) -> None:

@@ -42,14 +42,23 @@ class GradNormWeighting(TaskWeighting):
     name = "gradnorm"
     needs_task_gradient_norms = True
 
-    def __init__(self, task_names, user_weights, alpha: float = 1.5, learning_rate: float = 0.025, min_weight: float = 1e-3) -> None:
+    def __init__(
+        self,
+        task_names,
+        user_weights,
+        alpha: float = 1.5,
+        learning_rate: float = 0.025,
+        min_weight: float = 1e-3,
+    ) -> None:
         super().__init__(task_names, user_weights)
         if alpha < 0:
             raise ValueError(f"GradNorm alpha must be >= 0, got {alpha}")
         self.alpha = float(alpha)
         self.min_weight = float(min_weight)
         self.weights = nn.Parameter(self.user_weights.clone(), requires_grad=False)
-        self.register_buffer("initial_losses", torch.full((len(self.task_names),), float("nan"), dtype=torch.float64))
+        self.register_buffer(
+            "initial_losses", torch.full((len(self.task_names),), float("nan"), dtype=torch.float64)
+        )
         self._optimizer = torch.optim.Adam([self.weights], lr=learning_rate)
 
     def combine(self, losses: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
@@ -59,7 +68,9 @@ class GradNormWeighting(TaskWeighting):
         return self.weights.detach().clone()
 
     @torch.no_grad()
-    def after_backward(self, losses: torch.Tensor, present: torch.Tensor, gradient_norms: torch.Tensor | None) -> None:
+    def after_backward(
+        self, losses: torch.Tensor, present: torch.Tensor, gradient_norms: torch.Tensor | None
+    ) -> None:
         if gradient_norms is None:
             raise ValueError("GradNorm needs the per-task gradient norms on the shared encoder's last layer")
         device = self.weights.device

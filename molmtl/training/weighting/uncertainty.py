@@ -28,7 +28,9 @@ class UncertaintyWeighting(TaskWeighting):
 
     def __init__(self, task_names, user_weights, initial_log_variance: float = 0.0) -> None:
         super().__init__(task_names, user_weights)
-        self.log_variances = nn.Parameter(torch.full((len(self.task_names),), float(initial_log_variance), dtype=torch.float64))
+        self.log_variances = nn.Parameter(
+            torch.full((len(self.task_names),), float(initial_log_variance), dtype=torch.float64)
+        )
 
     def combine(self, losses: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
         log_variances = self.log_variances.to(losses.dtype)
