@@ -10,10 +10,12 @@ from typing import Any, Literal
 class TrainerConfig:
     """Optimisation and run settings of :class:`molmtl.training.trainer.Trainer`.
 
-    Limits: training stops after ``max_epochs`` epochs or ``max_minutes`` minutes of training
-    time, whichever comes first (at least one must be set). The time limit counts the time
-    of earlier runs of the same run folder when the run is resumed, and an epoch that reaches
-    it ends early, is validated and checkpointed.
+    Limits: training stops after ``max_epochs`` epochs or ``max_minutes`` minutes, whichever
+    comes first (at least one must be set). The minutes are wall-clock time of the epochs
+    (training, validation and checkpoint writes, not the set-up before the first epoch), and
+    a resumed run counts the time of its earlier runs. An epoch that would pass the limit
+    stops its batches early, leaving room for its validation as long as the previous one
+    took, and is then validated and checkpointed.
 
     Learning rate: ``lr`` after a linear warm-up of ``warmup_epochs`` epochs, then
     ``schedule``: ``plateau`` (multiply by ``plateau_factor`` after ``plateau_patience``

@@ -138,7 +138,9 @@ class Trainer:
 
         self.epoch = 0  # completed epochs
         self.global_step = 0
-        self.elapsed_seconds = 0.0
+        self.elapsed_seconds = 0.0  # wall-clock seconds of all epochs so far, validation and writes included
+        self._train_seconds = 0.0
+        self._overhead_seconds = 0.0
         self.best_loss = math.inf
         self.best_epoch = 0
         self.epochs_without_improvement = 0
@@ -246,7 +248,9 @@ class Trainer:
 
         try:
             while not self._limit_reached():
-                row = self._run_epoch()
+                epoch_start = time.perf_counter()
+                elapsed_before = self.elapsed_seconds
+                row = self._run_epoch(epoch_start)
                 self.history.append(row)
                 if self.is_writer:
                     metrics_log.append(row)
@@ -254,6 +258,10 @@ class Trainer:
                         tensorboard.append(row, self.epoch)
                     self.save_state(self.run_dir / CHECKPOINT_NAME)
                 distributed.barrier()
+                self.elapsed_seconds = elapsed_before + time.perf_counter() - epoch_start
+                # Validation and file writes of this epoch; the next epoch stops its batches early
+                # enough to fit them inside the time limit.
+                self._overhead_seconds = time.perf_counter() - epoch_start - self._train_seconds
                 if self._early_stop():
                     break
         finally:
@@ -298,17 +306,18 @@ class Trainer:
             fractions.append((self.elapsed_seconds + epoch_seconds) / (60.0 * self.config.max_minutes))
         return max(fractions)
 
-    def _run_epoch(self) -> dict[str, Any]:
+    def _run_epoch(self, epoch_start: float) -> dict[str, Any]:
         epoch = self.epoch + 1
         self.train_sampler.set_epoch(epoch)
         self.model.train()
         train_metrics = EpochMetrics(self.task_names)
         cosine_sums: dict[tuple[str, str], list[float]] = {}
-        start = time.perf_counter()
+        start = epoch_start
+        elapsed_before = self.elapsed_seconds
         progress_bar = self._progress_bar(epoch)
         running: dict[str, float] = {}
         for batch_index, batch in enumerate(self.train_loader):
-            if batch_index > 0 and self._time_is_up(time.perf_counter() - start):
+            if batch_index > 0 and self._time_is_up(time.perf_counter() - start + self._overhead_seconds):
                 break
             probe = batch_index < self.config.conflict_batches
             result = self.step.run(
@@ -329,11 +338,11 @@ class Trainer:
                 progress_bar.update(1)
         if progress_bar is not None:
             progress_bar.close()
-        train_seconds = time.perf_counter() - start
-        self.elapsed_seconds += train_seconds
+        self._train_seconds = time.perf_counter() - start
         train_metrics.reduce()
 
         valid_metrics = self.evaluate(self.valid_loader) if self.valid_loader is not None else None
+        self.elapsed_seconds = elapsed_before + time.perf_counter() - start
         selection_metrics = valid_metrics if valid_metrics is not None else train_metrics
         selection_loss = selection_metrics.weighted_loss(self.user_weights)
         self.schedule.epoch_end(selection_loss)
