@@ -25,6 +25,7 @@ from molmtl.training.molecular.tasks import DipoleTask, EnergyPerAtomTask, Force
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ETHANOL = "md_energy_forces/botnet_ethanol_rmd17/train.xyz"
+CARBENE = "dipoles/schnetpack_spookynet_ag3_ch2/ase_carbene_2200.db"
 TINY_MODEL = {
     "num_channels": 8,
     "l_max": 1,
@@ -51,6 +52,20 @@ def ethanol_without_forces(shared_data, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ethanol") / "ethanol_no_forces.h5"
     with H5Writer(path, provenance={"source": ETHANOL}) as writer:
         writer.append_atoms(frames, {"forces": None})
+    return path
+
+
+@pytest.fixture(scope="module")
+def carbene_h5(shared_data, tmp_path_factory) -> Path:
+    from molmtl.data.convert import convert_file
+    from molmtl.data.reader import H5Reader
+
+    folder = tmp_path_factory.mktemp("carbene")
+    convert_file(shared_data / CARBENE, folder / "carbene_all.h5")
+    reader = H5Reader(folder / "carbene_all.h5")
+    path = folder / "carbene80.h5"
+    with H5Writer(path, provenance={"source": CARBENE}) as writer:
+        writer.append([reader[index] for index in range(80)])
     return path
 
 
@@ -125,6 +140,26 @@ def test_train_resume_eval_end_to_end(ethanol_h5, tmp_path, capsys):
     assert errors["forces"]["count"] == 120 * 9 * 3
     assert errors["energy_per_atom"]["mae"] == pytest.approx(errors["energy"]["mae"] / 9, rel=1e-9)
     assert 0 < errors["forces"]["mae"] <= errors["forces"]["rmse"]
+
+
+def test_dipole_task_end_to_end(carbene_h5, tmp_path, capsys):
+    config = _write_config(tmp_path)
+    run_dir = tmp_path / "run"
+    arguments = ["train", str(config), "--data", str(carbene_h5), "--out", str(run_dir)]
+    assert main([*arguments, "--tasks", "energy,forces=10,dipole=1", "--weighting", "gradnorm"]) == 0
+    rows = _rows(run_dir / "metrics.csv")
+    assert float(rows[-1]["valid_dipole_count"]) == 20 * 3
+    assert math.isfinite(float(rows[-1]["valid_dipole_mae"]))
+    assert "gradnorm_ratio_dipole" in rows[-1]
+    assert (run_dir / "plots" / "parity_dipole.png").is_file()
+    model = molmtl.load_model(run_dir / "model.pt")
+    assert list(model.heads) == ["energy", "charges", "dipole"]
+
+    capsys.readouterr()
+    assert main(["eval", str(run_dir / "model.pt"), str(carbene_h5)]) == 0
+    printed = capsys.readouterr().out
+    assert "dipole_magnitude" in printed
+    assert "charges" not in printed, "the file has no charge labels, so the table must not list charges"
 
 
 def test_missing_forces_fail_before_training(ethanol_without_forces, tmp_path, capsys):
