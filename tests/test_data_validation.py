@@ -315,3 +315,21 @@ def test_origin_dipole_moved_to_centre_of_mass(tmp_path: Path) -> None:
     moved = convert_file(path, tmp_path / "moved.h5", options=ImportOptions(dipole_reference="origin"))
     np.testing.assert_allclose(H5Reader(tmp_path / "moved.h5")[0].dipole, origin_dipole - centre, rtol=1e-12)
     assert "moved from the origin" in moved.provenance["dipole_reference"]
+
+
+def test_cli_hints_similar_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    frames = [_water(float(k)) for k in range(3)]
+    for atoms in frames:
+        atoms.info["REF_energy"] = atoms.get_potential_energy()
+        atoms.calc = None
+    path = _write_xyz(tmp_path / "ref.xyz", frames)
+    assert main(["convert", str(path), "-o", str(tmp_path / "out.h5"), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert (
+        "hint: no structure has energy, but the file has REF_energy; choose one with --energy-key" in printed
+    )
+    assert (
+        main(["convert", str(path), "-o", str(tmp_path / "ok.h5"), "--quiet", "--energy-key", "REF_energy"])
+        == 0
+    )
+    assert H5Reader(tmp_path / "ok.h5").label_counts()["energy"] == 3

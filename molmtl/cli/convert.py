@@ -118,4 +118,22 @@ def run(args: argparse.Namespace) -> int:
     print(result.summary.text())
     if result.skip_message:
         print(result.skip_message)
+    for hint in missing_label_hints(result.summary.label_counts, result.provenance.get("keys_in_file", [])):
+        print(hint)
     return 0
+
+
+def missing_label_hints(label_counts: dict[str, int], keys_in_file: list[str]) -> list[str]:
+    """Return one hint per label that no structure has while the file has keys that look like it."""
+    hints = []
+    for label in ("energy", "forces", "dipole", "charges", "stress"):
+        if label_counts.get(label, 0):
+            continue
+        stem = label.rstrip("s")
+        similar = [key for key in keys_in_file if stem in key.lower()]
+        if similar:
+            names = ", ".join(similar)
+            hints.append(
+                f"hint: no structure has {label}, but the file has {names}; choose one with --{label}-key"
+            )
+    return hints

@@ -152,6 +152,7 @@ class AseDbImporter(Importer):
         self.require_keys_found(
             {name: None for name in seen}, found, "rows (key_value_pairs, data, calculator columns)"
         )
+        self.notes["keys_in_file"] = sorted(seen)
 
     def _rows(self, first: Any, rows: Iterator[Any]) -> Iterator[Any]:
         yield first

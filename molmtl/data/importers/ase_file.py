@@ -125,6 +125,7 @@ class AseFileImporter(Importer):
         if count == 0:
             raise InvalidFileError(f"{self.path} contains no structures")
         self.require_keys_found({name: None for name in seen}, found, "info, arrays and calculator results")
+        self.notes["keys_in_file"] = sorted(seen)
         self.notes["units_in"] = {
             "energy": self.options.energy_unit or "eV",
             "length": self.options.length_unit or "Angstrom",
