@@ -31,7 +31,7 @@ from test_model_helpers import (
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ethanol_frames(shared_data):
     """Return 200 ethanol frames of the rMD17 training file."""
     return ase.io.read(shared_data / ETHANOL_TRAIN, index=":200")
@@ -52,7 +52,7 @@ def _fit_statistics(frames) -> dict:
     }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained(ethanol_frames):
     """Return a default-size model fitted for 40 Adam steps on energies and forces, and its losses."""
     torch.manual_seed(1)
