@@ -333,3 +333,10 @@ def test_cli_hints_similar_keys(tmp_path: Path, capsys: pytest.CaptureFixture[st
         == 0
     )
     assert H5Reader(tmp_path / "ok.h5").label_counts()["energy"] == 3
+
+
+def test_unsupported_key_for_layout(tmp_path: Path, shared_data: Path) -> None:
+    source = shared_data / "dipoles" / "modelforge_spice_ani1x_qm9" / "SPICE-1.1.4_n2.hdf5"
+    options = ImportOptions(keys={"stress": "virial"})
+    with pytest.raises(ValueError, match="--stress-key cannot be used with the spice layout"):
+        convert_file(source, tmp_path / "out.h5", options=options)

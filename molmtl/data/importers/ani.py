@@ -83,6 +83,7 @@ class AniImporter(Importer):
     """ANI-1, ANI-1x and torchani-style HDF5 files (hartree and Å by default)."""
 
     name = "ani"
+    keyed_labels = ("energy", "forces", "dipole", "charges")
     description = (
         "ANI HDF5 layouts: ANI-1 nested groups, ANI-1x release, torchani /NNN/ groups (hartree, Angstrom)"
     )

@@ -63,11 +63,18 @@ class Importer(ABC):
     description: str = ""
     #: True when the importer itself returns dipoles about the centre of mass whatever the input.
     fixes_dipole_reference: bool = False
+    #: Labels whose key this layout lets the user choose.
+    keyed_labels: tuple[str, ...] = KEYED_LABELS
 
     def __init__(self, path: str | Path, options: ImportOptions | None = None) -> None:
         self.path = Path(path)
         self.options = options or ImportOptions()
         self.notes: dict[str, Any] = {}
+        unsupported = [label for label in self.options.keys if label not in self.keyed_labels]
+        if unsupported:
+            options = ", ".join(f"--{label.replace('_', '-')}-key" for label in unsupported)
+            usable = ", ".join(f"--{label.replace('_', '-')}-key" for label in self.keyed_labels)
+            raise ValueError(f"{options} cannot be used with the {self.name} layout, which accepts {usable}")
         if not self.path.exists():
             raise FileNotFoundError(f"{self.path} not found")
         if self.path.is_file() and self.path.stat().st_size == 0:

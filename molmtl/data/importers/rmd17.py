@@ -27,6 +27,7 @@ class Rmd17Importer(Importer):
     """rMD17 ``.npz`` files (kcal/mol, Å)."""
 
     name = "rmd17"
+    keyed_labels = ("energy", "forces")
     description = "rMD17 .npz (nuclear_charges, coords, energies kcal/mol, forces kcal/mol/Angstrom)"
 
     @classmethod

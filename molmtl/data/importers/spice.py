@@ -78,6 +78,7 @@ class SpiceImporter(Importer):
     """SPICE HDF5 files (hartree, bohr; forces from the gradient)."""
 
     name = "spice"
+    keyed_labels = ("energy", "forces", "dipole", "charges")
     fixes_dipole_reference = True
     description = "SPICE HDF5 (hartree, bohr, gradients -> forces, dipole moved to the centre of mass)"
 
