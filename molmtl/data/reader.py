@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,12 @@ class H5Reader:
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
+
+    def __enter__(self) -> H5Reader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -169,7 +176,7 @@ class H5Reader:
             spin_multiplicity=spin or None,
         )
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Structure]:
         for index in range(len(self)):
             yield self[index]
 
