@@ -36,7 +36,7 @@ class FormatError(ValueError):
 
 
 class H5Reader:
-    """Lazy reader of a molmtl HDF5 file; ``reader[k]`` returns a :class:`Structure`."""
+    """Lazy reader of a molmtl HDF5 file, where ``reader[k]`` returns a :class:`Structure`."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)

@@ -184,9 +184,9 @@ class BadStructurePolicy:
         """Describe the skipped structures in one line (empty when none were skipped)."""
         if not self.skipped:
             return ""
-        shown = ", ".join(str(i) for i in self.skipped[:max_indices])
+        listed = ", ".join(str(i) for i in self.skipped[:max_indices])
         more = f" and {len(self.skipped) - max_indices} more" if len(self.skipped) > max_indices else ""
         return (
-            f"skipped {len(self.skipped)} invalid structures (input indices {shown}{more}); "
+            f"skipped {len(self.skipped)} invalid structures (input indices {listed}{more}); "
             f"first reason: {self.reasons[0]}"
         )
