@@ -16,6 +16,11 @@ class EnergyHead(Head):
     where ``n_i`` is the sum of the cutoff envelope over the atom's edges. The gate is smooth,
     0 for an isolated atom (which therefore has exactly ``E0``) and close to 1 for an atom
     with a few neighbours well inside the cutoff. ``E0`` and the sums are float64.
+
+    NOTE: the gate depends on the geometry, so a large shift (for example when E0 is not
+    fitted and the shift is the whole mean energy per atom) adds forces of order
+    ``shift * exp(-n_i) * dn_i/dr`` that the network must learn to cancel. Fit E0 so that the
+    shift stays small.
     """
 
     name = "energy"
