@@ -23,6 +23,10 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = ".tmp") -> Iterato
     handle, temporary_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
     os.close(handle)
     temporary = Path(temporary_name)
+    # mkstemp creates the file as 0600; give the result the permissions a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)
     try:
         yield temporary
         with open(temporary, "rb+") as stream:
