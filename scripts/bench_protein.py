@@ -12,8 +12,8 @@ the steps actually taken. Each model keeps the weights of its best validation ep
 
 The test metrics are Q3, Q8 and SOV3 on the CB513 + TS50 test chains and RSA Pearson r and
 MAE on the TS50 test chains. The script prints one row per model with the mean and standard
-deviation over seeds, then says for each task whether multi-task training helped or hurt,
-using the paired per-seed differences.
+deviation over seeds, then states for each metric whether multi-task training helped or hurt:
+a paired t-test over seeds on the differences (multi-task minus single-task) with p < 0.05.
 
 Example (defaults shown)::
 
@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 from molmtl.protein.config import split_by_chain
 from molmtl.protein.dataset import ProteinDataset
@@ -119,14 +120,17 @@ def summarise(per_seed: list[dict[str, dict[str, float]]]) -> None:
     print("\nMean ± std over seeds; paired per-seed differences (multi-task minus single-task):")
     for key, single, higher_is_better in (("q3", "SS", True), ("q8", "SS", True), ("sov3", "SS", True),
                                           ("rsa_pearson_r", "RSA", True), ("rsa_mae", "RSA", False)):
-        difference = np.array([seed["SS+RSA"][key] - seed[single][key] for seed in per_seed])
+        multi = np.array([seed["SS+RSA"][key] for seed in per_seed])
+        alone = np.array([seed[single][key] for seed in per_seed])
+        difference = multi - alone
         mean, spread = difference.mean(), difference.std(ddof=1) if len(difference) > 1 else 0.0
+        p_value = stats.ttest_rel(multi, alone).pvalue if len(difference) > 1 and spread > 0 else float("nan")
         better = mean > 0 if higher_is_better else mean < 0
-        if abs(mean) <= spread:
-            verdict = "no clear effect (difference within the seed spread)"
+        if not p_value < 0.05:
+            verdict = "no significant effect (paired t-test p >= 0.05)"
         else:
             verdict = "multi-task learning helped" if better else "multi-task learning hurt"
-        print(f"  {key:14s} {mean:+.4f} ± {spread:.4f}: {verdict}")
+        print(f"  {key:14s} {mean:+.4f} ± {spread:.4f} (p = {p_value:.2f}): {verdict}")
 
 
 def main() -> None:
