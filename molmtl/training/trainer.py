@@ -285,7 +285,8 @@ class Trainer:
         if self.config.max_epochs is not None and self.epoch >= self.config.max_epochs:
             self.stop_reason = f"reached max_epochs={self.config.max_epochs}"
             return True
-        if self._time_is_up():
+        # An epoch runs at least one batch and a validation, so it only starts when they fit.
+        if self._time_is_up(self._overhead_seconds):
             self.stop_reason = f"reached max_minutes={self.config.max_minutes}"
             return True
         return False
@@ -306,6 +307,14 @@ class Trainer:
             fractions.append((self.elapsed_seconds + epoch_seconds) / (60.0 * self.config.max_minutes))
         return max(fractions)
 
+    def _expected_overhead(self, train_seconds: float, batches: int) -> float:
+        """Return the seconds that this epoch's validation and writes are expected to take."""
+        if self._overhead_seconds > 0 or self.valid_loader is None:
+            return self._overhead_seconds
+        # NOTE: before the first validation this is a guess: a validation batch (forward and
+        # first derivatives) taken as half a training step (which adds the second backward pass).
+        return 0.5 * train_seconds / max(batches, 1) * len(self.valid_loader)
+
     def _run_epoch(self, epoch_start: float) -> dict[str, Any]:
         epoch = self.epoch + 1
         self.train_sampler.set_epoch(epoch)
@@ -317,7 +326,11 @@ class Trainer:
         progress_bar = self._progress_bar(epoch)
         running: dict[str, float] = {}
         for batch_index, batch in enumerate(self.train_loader):
-            if batch_index > 0 and self._time_is_up(time.perf_counter() - start + self._overhead_seconds):
+            if batch_index > 0 and self._time_is_up(
+                time.perf_counter()
+                - start
+                + self._expected_overhead(time.perf_counter() - start, batch_index)
+            ):
                 break
             probe = batch_index < self.config.conflict_batches
             result = self.step.run(
