@@ -251,6 +251,7 @@ def prepare_run(config: dict[str, Any], resume: bool = False) -> MolecularRun:
             f"{run_dir} already contains a training run (checkpoint.pt); continue it with --resume "
             f"{run_dir} or pass a new --out"
         )
+
     seed_everything(int(config["seed"]))
     train_set, valid_set = load_datasets(config)
     config = resolve_auto_tasks(config, train_set)
@@ -263,6 +264,7 @@ def prepare_run(config: dict[str, Any], resume: bool = False) -> MolecularRun:
                     "the validation set has no %r labels; its validation metrics will be NaN", name
                 )
     config = resolve_statistics(config, train_set)
+
     torch.manual_seed(int(config["seed"]))
     model = build_model(config)
     problem = MolecularProblem(build_tasks(config))
@@ -281,6 +283,7 @@ def prepare_run(config: dict[str, Any], resume: bool = False) -> MolecularRun:
         weighting=config["weighting"],
         run_dir=run_dir,
     )
+
     if distributed.is_main_process():
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(dump_config(config), run_dir / CONFIG_NAME)
