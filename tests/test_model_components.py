@@ -137,3 +137,33 @@ def test_default_parameter_count():
     model = random_model(atomic_numbers=[1, 6, 8], e0s={})
     count = sum(parameter.numel() for parameter in model.parameters())
     assert 20_000 < count < 200_000
+
+
+def test_reverse_edges_pair_up_by_indices_not_lengths():
+    from molmtl.nn.geometry import pair_edges
+    from test_model_helpers import silicon_crystal, to_data
+
+    data = to_data(silicon_crystal().repeat((2, 1, 1)))
+    edge_index, shifts = data.edge_index, data.shifts
+    pairs = pair_edges(edge_index, shifts, data.num_nodes)
+    assert pairs is not None and 2 * pairs.representative.numel() == edge_index.shape[1]
+    partner = pairs.representative[pairs.inverse]
+    same = (edge_index[:, partner] == edge_index).all(dim=0) & (shifts[partner] == shifts).all(dim=1)
+    reverse = (edge_index[:, partner] == edge_index.flip(0)).all(dim=0) & (shifts[partner] == -shifts).all(dim=1)
+    assert bool((same | reverse).all())
+    half = (edge_index[0] < edge_index[1]) | ((edge_index[0] == edge_index[1]) & (shifts[:, 0] > 0))
+    assert pair_edges(edge_index[:, half], shifts[half], data.num_nodes) is None
+    assert pair_edges(edge_index, shifts, data.num_nodes, min_edges=10**9) is None
+
+
+def test_paired_radial_evaluation_gives_the_same_forces_and_stress():
+    from test_model_helpers import silicon_crystal
+
+    model = random_model(seed=5, atomic_numbers=[14], e0s={})
+    crystal = silicon_crystal().repeat((2, 1, 1))
+    model.min_edges_to_pair = 0
+    paired = evaluate(model, crystal, stress=True)
+    model.min_edges_to_pair = 10**9
+    single = evaluate(model, crystal, stress=True)
+    for key in ("energy", "forces", "stress"):
+        assert torch.allclose(paired[key], single[key], rtol=0, atol=1e-12), key

@@ -7,6 +7,7 @@ from e3nn import o3
 from torch import nn
 
 from molmtl.nn.config import ModelConfig
+from molmtl.nn.geometry import EdgePairs
 from molmtl.nn.heads.base import NodeFeatures
 from molmtl.nn.interaction import InteractionLayer
 from molmtl.nn.irreps import IrrepLayout, natural_irreps
@@ -58,12 +59,27 @@ class Encoder(nn.Module):
         self.layout_out = layout
 
     def forward(
-        self, element: torch.Tensor, vectors: torch.Tensor, lengths: torch.Tensor, edge_index: torch.Tensor
+        self,
+        element: torch.Tensor,
+        vectors: torch.Tensor,
+        lengths: torch.Tensor,
+        edge_index: torch.Tensor,
+        pairs: EdgePairs | None = None,
     ) -> tuple[NodeFeatures, torch.Tensor]:
-        """Return the node features and the envelope values [E, 1] of the edges."""
-        spherical_harmonics = self.spherical_harmonics(vectors)
+        """Return the node features and the envelope values [E, 1] of the edges.
+
+        With ``pairs`` (see :func:`~molmtl.nn.geometry.pair_edges`), the radial MLP runs once
+        per pair of reverse edges, which have the same length, and its output is copied to both.
+        """
         envelope = self.envelope(lengths)
-        edge_weights = self.radial_mlp(self.radial_basis(lengths), envelope)
+        # Messages are linear in the harmonics, so the envelope scales them here, once per
+        # edge, rather than every radial weight.
+        spherical_harmonics = self.spherical_harmonics(vectors) * envelope
+        if pairs is None:
+            edge_weights = self.radial_mlp(self.radial_basis(lengths))
+        else:
+            edge_weights = self.radial_mlp(self.radial_basis(lengths[pairs.representative]))
+            edge_weights = [weights[pairs.inverse] for weights in edge_weights]
         features = self.embedding(element).unsqueeze(1)
         scalars = []
         for layer, weights in zip(self.layers, edge_weights):

@@ -62,6 +62,60 @@ def build_geometry(
     return Geometry(positions, cell, displacement, vectors, lengths)
 
 
+@dataclass
+class EdgePairs:
+    """Edges grouped with their reverse edges.
+
+    ``representative`` [U] holds one edge of each group and ``inverse`` [E] the group of each
+    edge. An edge ``(i, j, S)`` and its reverse ``(j, i, -S)`` have the same length for every
+    geometry, so anything that depends on the length alone can be computed on the
+    representatives and copied with ``inverse``, forces included.
+    """
+
+    representative: torch.Tensor
+    inverse: torch.Tensor
+
+
+#: Below this many edges, grouping costs more than it saves.
+MIN_EDGES_TO_PAIR = 512
+
+
+def pair_edges(
+    edge_index: torch.Tensor, shifts: torch.Tensor, num_nodes: int, min_edges: int = 0
+) -> EdgePairs | None:
+    """Group each edge ``(i, j, S)`` with its reverse ``(j, i, -S)``.
+
+    Returns ``None`` when no edge has its reverse in the list, or when there are fewer than
+    ``min_edges`` edges.
+
+    Edges are matched by atom indices and integer shifts, never by their lengths: two
+    unrelated edges of equal length (as in a perfect crystal) are different functions of the
+    positions and stay apart. A full neighbour list has every reverse edge, so the groups
+    halve the number of radial evaluations; a list without reverse edges gives ``None``.
+    """
+    num_edges = edge_index.shape[1]
+    if num_edges < max(min_edges, 2):
+        return None
+    with torch.no_grad():
+        integer_shifts = shifts.round().to(torch.int64)
+        base = 2 * int(integer_shifts.abs().max()) + 1
+        if float(num_nodes) ** 2 * float(base) ** 3 >= 2.0**62:
+            return None
+        sender, receiver = edge_index[1], edge_index[0]
+        lexicographic = (integer_shifts[:, 0] * base + integer_shifts[:, 1]) * base + integer_shifts[:, 2]
+        swap = (receiver > sender) | ((receiver == sender) & (lexicographic < 0))
+        first = torch.where(swap, sender, receiver)
+        second = torch.where(swap, receiver, sender)
+        code = torch.where(swap, -lexicographic, lexicographic) + (base**3 - 1) // 2
+        key = (first * num_nodes + second) * base**3 + code
+        unique, inverse = torch.unique(key, return_inverse=True)
+        if unique.numel() == num_edges:
+            return None
+        representative = torch.empty(unique.numel(), dtype=torch.int64, device=key.device)
+        representative.scatter_(0, inverse, torch.arange(num_edges, device=key.device))
+    return EdgePairs(representative=representative, inverse=inverse)
+
+
 def check_finite_positions(positions: torch.Tensor, batch: torch.Tensor, ptr: torch.Tensor) -> None:
     """Raise ``ValueError`` naming the first atom with a NaN or infinite coordinate."""
     finite = torch.isfinite(positions).all(dim=-1)

@@ -11,7 +11,7 @@ from molmtl.data import keys
 from molmtl.nn.config import ModelConfig
 from molmtl.nn.elements import ElementTable
 from molmtl.nn.encoder import Encoder
-from molmtl.nn.geometry import build_geometry, check_finite_positions, check_min_distance
+from molmtl.nn.geometry import build_geometry, check_finite_positions, check_min_distance, pair_edges, MIN_EDGES_TO_PAIR
 from molmtl.nn.gradients import energy_gradients
 from molmtl.nn.heads.base import HeadContext
 from molmtl.nn.heads.charges import ChargesHead
@@ -57,6 +57,9 @@ class MolMTLModel(nn.Module):
         order = [name for name in ("energy", "charges", "dipole") if name in heads]
         self.heads = nn.ModuleDict({name: heads[name] for name in order})
         self.to(config.torch_dtype)
+        #: Edge lists with at least this many edges run the radial MLP once per pair of
+        #: reverse edges (see :func:`~molmtl.nn.geometry.pair_edges`); the results are equal.
+        self.min_edges_to_pair = MIN_EDGES_TO_PAIR
 
     @property
     def cutoff(self) -> float:
@@ -94,11 +97,12 @@ class MolMTLModel(nn.Module):
         positions = data[keys.POSITIONS].to(dtype)
         ptr = torch.cat([num_atoms.new_zeros(1), torch.cumsum(num_atoms, 0)])
         check_finite_positions(positions, batch, ptr)
+        shifts = data[keys.SHIFTS]
         geometry = build_geometry(
             positions,
             cell,
             edge_index,
-            data[keys.SHIFTS].to(dtype),
+            shifts.to(dtype),
             batch,
             num_graphs,
             compute_forces,
@@ -106,7 +110,8 @@ class MolMTLModel(nn.Module):
         )
         check_min_distance(geometry.lengths, edge_index, batch, ptr, self.config.min_distance)
 
-        features, envelope = self.encoder(element, geometry.vectors, geometry.lengths, edge_index)
+        pairs = pair_edges(edge_index, shifts, num_atoms_total, self.min_edges_to_pair)
+        features, envelope = self.encoder(element, geometry.vectors, geometry.lengths, edge_index, pairs)
         coordination = torch.zeros(num_atoms_total, dtype=torch.float64, device=numbers.device)
         coordination = coordination.index_add(0, edge_index[0], envelope.squeeze(-1).to(torch.float64))
         total_charge = getattr(data, keys.TOTAL_CHARGE, None)
