@@ -12,9 +12,10 @@ about the centre of mass. tblite returns it about the coordinate origin; the two
 the neutral systems built here, and the script converts with mu_com = mu_origin - Q r_com.
 
 A frame is rejected when a label is not finite, two atoms are closer than 0.7 Angstrom, a
-covalent bond pattern splits into extra fragments, or a water cluster falls apart (some
-molecule has no neighbour within ``CLUSTER_CONTACT`` Angstrom). After a rejection the
-trajectory restarts from the last accepted frame with new Maxwell-Boltzmann velocities.
+covalent bond pattern splits into extra fragments, or a water cluster falls apart. A cluster
+has fallen apart when its atoms no longer form one connected group with links between atoms
+closer than ``CLUSTER_CONTACT`` Angstrom. After a rejection the trajectory restarts from the last accepted frame with new
+Maxwell-Boltzmann velocities.
 
 Run ``python datasets/build_embedded.py --help`` for the options. Set OMP_NUM_THREADS=1 on a
 shared machine.
@@ -52,6 +53,7 @@ METHOD = "GFN2-xTB"
 #: Smallest interatomic distance a stored frame may have, Angstrom.
 MIN_DISTANCE = 0.7
 #: Two water molecules are in contact when some pair of their atoms is closer than this, Angstrom.
+#: A cluster is bound when its molecules form one connected group through such contacts.
 #: A hydrogen bond has H...O near 1.9 Angstrom, and 3.5 Angstrom also keeps hot frames whose
 #: hydrogen bonds are broken but whose molecules still touch.
 CLUSTER_CONTACT = 3.5
@@ -91,7 +93,7 @@ class MDSettings:
     """Langevin settings shared by every trajectory (time in fs, temperatures in K)."""
 
     temperatures: tuple[float, ...]
-    frames_per_temperature: int
+    frames_per_molecule: int
     timestep_fs: float
     friction_per_fs: float
     equilibration_steps: int
@@ -283,12 +285,13 @@ def sample_temperature(
     start: Atoms,
     system: System,
     temperature: float,
+    num_frames: int,
     settings: MDSettings,
     rng: np.random.Generator,
     report: SystemReport,
     progress: tqdm,
 ) -> list[Frame]:
-    """Run one Langevin trajectory at ``temperature`` K and return its accepted, labelled frames."""
+    """Run one Langevin trajectory at ``temperature`` K and return ``num_frames`` accepted, labelled frames."""
     atoms = start.copy()
     xtb = make_xtb()
     if system.copies > 1:
@@ -317,9 +320,9 @@ def sample_temperature(
     config_type = f"md_{temperature:.0f}K"
     frames: list[Frame] = []
     last_good = atoms.positions.copy()
-    max_rejections = 10 * settings.frames_per_temperature
+    max_rejections = 10 * num_frames
     rejections = 0
-    while len(frames) < settings.frames_per_temperature:
+    while len(frames) < num_frames:
         dynamics.run(settings.stride)
         positions = atoms.positions - atoms.get_center_of_mass()
         labelled = label_frame(positions, atoms.numbers)
@@ -349,19 +352,18 @@ def split_frames(total: int, parts: int) -> list[int]:
 
 
 def sample_system(
-    index: int, system: System, settings: MDSettings, frames_per_molecule: int, seed: int, progress: tqdm
+    index: int, system: System, settings: MDSettings, seed: int, progress: tqdm
 ) -> tuple[list[Frame], SystemReport]:
     """Build the start structure of ``system`` and sample it at every temperature."""
     began = time.perf_counter()
     start = build_start(system, seed=seed + index)
     report = SystemReport(system.name, len(start))
     frames: list[Frame] = []
-    counts = split_frames(frames_per_molecule, len(settings.temperatures))
+    counts = split_frames(settings.frames_per_molecule, len(settings.temperatures))
     for k, (temperature, count) in enumerate(zip(settings.temperatures, counts)):
         progress.set_postfix_str(f"{system.name} {temperature:.0f} K")
         rng = np.random.default_rng([seed, index, k])
-        local = dataclasses.replace(settings, frames_per_temperature=count)
-        frames += sample_temperature(start, system, temperature, local, rng, report, progress)
+        frames += sample_temperature(start, system, temperature, count, settings, rng, report, progress)
     report.frames = len(frames)
     report.seconds = time.perf_counter() - began
     return frames, report
@@ -374,6 +376,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("embedded.h5"), help="output HDF5 file")
     parser.add_argument("--overwrite", action="store_true", help="replace --out when it exists")
+
     parser.add_argument("--seed", type=int, default=0, help="seed of the RDKit embedding, cluster assembly and MD noise")
     parser.add_argument(
         "--frames-per-molecule", type=int, default=168, help="frames kept per system, split evenly over the temperatures"
@@ -381,10 +384,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--temperatures", type=float, nargs="+", default=[300.0, 400.0, 500.0, 600.0, 700.0, 800.0], help="MD temperatures, K"
     )
+
     parser.add_argument("--timestep", type=float, default=1.0, help="MD time step, fs")
     parser.add_argument("--friction", type=float, default=0.02, help="Langevin friction, 1/fs")
     parser.add_argument("--equilibration-steps", type=int, default=150, help="MD steps discarded before the first frame")
     parser.add_argument("--stride", type=int, default=30, help="MD steps between stored frames")
+
     parser.add_argument(
         "--wall-margin",
         type=float,
@@ -392,10 +397,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="water clusters only: the MD wall starts this far (Angstrom) beyond the relaxed cluster's outermost atom",
     )
     parser.add_argument("--wall-spring", type=float, default=1.0, help="spring constant of the MD wall, eV/Angstrom^2")
+
     parser.add_argument(
         "--molecules", nargs="+", choices=[system.name for system in SYSTEMS], help="build only these systems (default: all)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
     args = parser.parse_args(argv)
     if args.frames_per_molecule < len(args.temperatures):
         parser.error(f"--frames-per-molecule {args.frames_per_molecule} is below the number of temperatures")
@@ -428,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     settings = MDSettings(
         temperatures=tuple(args.temperatures),
-        frames_per_temperature=0,
+        frames_per_molecule=args.frames_per_molecule,
         timestep_fs=args.timestep,
         friction_per_fs=args.friction,
         equilibration_steps=args.equilibration_steps,
@@ -464,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     with H5Writer(args.out, provenance=provenance, overwrite=args.overwrite) as writer:
         with tqdm(total=len(selected) * args.frames_per_molecule, unit="frame", disable=args.no_progress) as progress:
             for index, system in selected:
-                frames, report = sample_system(index, system, settings, args.frames_per_molecule, args.seed, progress)
+                frames, report = sample_system(index, system, settings, args.seed, progress)
                 writer.append(
                     Structure.from_atoms(frame.atoms, config_type=frame.config_type, molecule=frame.molecule)
                     for frame in frames
