@@ -72,16 +72,39 @@ class SymmetricProduct(nn.Module):
                 block_of_component[self.layout_out.component(new_block, m)] = new_block
         self.register_buffer("block_of_component", torch.tensor(block_of_component), persistent=False)
         self.element_weights = nn.Parameter(torch.ones(num_elements, len(grouped), channels))
+        # One matrix maps [A, A (x) A, P_1 (x) A, ...] straight to the regrouped basis: the
+        # identity for A, each coupling for its outer product, columns in the order of
+        # ``permutation``. Products of order 2 .. K-1 are still needed as inputs of the
+        # next outer product; the final one, the regrouping and the concatenation are this
+        # single matrix product.
+        rows = [layout_in.dim] + [coupling.tensor.shape[0] * coupling.tensor.shape[1] for coupling in couplings]
+        row_offsets = [sum(rows[:order]) for order in range(len(rows))]
+        fused = torch.zeros(sum(rows), self.layout_out.dim, dtype=torch.float64)
+        for column, source in enumerate(permutation):
+            order = max(index for index, offset in enumerate(order_offsets) if offset <= source)
+            local = source - order_offsets[order]
+            if order == 0:
+                fused[local, column] = 1.0
+            else:
+                block = couplings[order - 1].tensor.reshape(-1, layouts[order].dim)[:, local]
+                fused[row_offsets[order] : row_offsets[order] + rows[order], column] = block
+        self.register_buffer("fused", fused, persistent=False)
 
     def forward(self, atomic_basis: torch.Tensor, element: torch.Tensor) -> torch.Tensor:
         """Return the weighted product basis [N, D_out, C] for ``A`` [N, D, C] and element indices [N]."""
-        parts = [atomic_basis]
-        current = atomic_basis
+        weights = self.element_weights[:, self.block_of_component, :][element]
+        if self.num_products == 0:
+            return atomic_basis * weights
+        num_nodes, dim, channels = atomic_basis.shape
+        # Work on [N, C, D] so that every product is one matrix product over N * C rows.
+        basis_t = atomic_basis.transpose(1, 2)
+        inputs = [basis_t.reshape(num_nodes * channels, dim)]
+        current = basis_t
         for index in range(self.num_products):
-            coupling = getattr(self, f"coupling_{index}")
-            outer = current.unsqueeze(2) * atomic_basis.unsqueeze(1)
-            current = torch.matmul(coupling, outer.flatten(1, 2))
-            parts.append(current)
-        basis = torch.cat(parts, dim=1)[:, self.permutation, :] if len(parts) > 1 else atomic_basis
-        weights = self.element_weights[element][:, self.block_of_component, :]
-        return basis * weights
+            outer = (current.unsqueeze(-1) * basis_t.unsqueeze(-2)).reshape(num_nodes * channels, -1)
+            inputs.append(outer)
+            if index + 1 < self.num_products:
+                coupling = getattr(self, f"coupling_{index}")
+                current = (outer @ coupling.T).reshape(num_nodes, channels, -1)
+        basis = (torch.cat(inputs, dim=1) @ self.fused).reshape(num_nodes, channels, -1)
+        return basis.transpose(1, 2) * weights
