@@ -54,11 +54,23 @@ class Convolution(nn.Module):
         spherical_harmonics: torch.Tensor,
         edge_weights: torch.Tensor,
         edge_index: torch.Tensor,
+        edge_groups: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Return the aggregated messages [N, D_out, C] for node features [N, D_in, C]."""
+        """Return the aggregated messages [N, D_out, C] for node features [N, D_in, C].
+
+        ``edge_weights`` has one row per edge, or with ``edge_groups`` [E] one row per group
+        of edges that share their weights (see :class:`~molmtl.nn.geometry.EdgePairs`).
+        """
         num_edges = edge_index.shape[1]
-        weights = edge_weights.reshape(num_edges, self.num_paths, self.channels)[:, self.path_index, :]
-        neighbours = features[edge_index[1]]
+        # index_select rather than [] indexing: its backward is a plain index_add.
+        if edge_groups is None:
+            weights = edge_weights.reshape(num_edges, self.num_paths, self.channels).index_select(1, self.path_index)
+        else:
+            # One gather for both the group and the path of every output component.
+            rows = (edge_groups.unsqueeze(1) * self.num_paths + self.path_index).reshape(-1)
+            weights = edge_weights.reshape(-1, self.channels).index_select(0, rows)
+            weights = weights.reshape(num_edges, self.dim_out, self.channels)
+        neighbours = features.index_select(0, edge_index[1])
         edge_matrices = (spherical_harmonics @ self.coupling).reshape(num_edges, self.dim_out, self.dim_in)
         messages = torch.bmm(edge_matrices, neighbours) * weights
         aggregated = messages.new_zeros((features.shape[0], *messages.shape[1:]))

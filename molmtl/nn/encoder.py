@@ -78,11 +78,11 @@ class Encoder(nn.Module):
         if pairs is None:
             edge_weights = self.radial_mlp(self.radial_basis(lengths))
         else:
-            edge_weights = self.radial_mlp(self.radial_basis(lengths[pairs.representative]))
-            edge_weights = [weights[pairs.inverse] for weights in edge_weights]
+            edge_weights = self.radial_mlp(self.radial_basis(lengths.index_select(0, pairs.representative)))
+        edge_groups = None if pairs is None else pairs.inverse
         features = self.embedding(element).unsqueeze(1)
         scalars = []
         for layer, weights in zip(self.layers, edge_weights):
-            features = layer(features, element, spherical_harmonics, weights, edge_index)
+            features = layer(features, element, spherical_harmonics, weights, edge_index, edge_groups)
             scalars.append(features[:, 0, :])
         return NodeFeatures(scalars=torch.cat(scalars, dim=-1), equivariant=features), envelope

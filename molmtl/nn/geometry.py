@@ -55,9 +55,12 @@ def build_geometry(
         positions_strained = positions
     sender = edge_index[1]
     receiver = edge_index[0]
-    vectors = positions_strained[sender] - positions_strained[receiver]
-    edge_cell = cell[batch[receiver]]
-    vectors = vectors + torch.bmm(shifts.unsqueeze(1), edge_cell).squeeze(1)
+    vectors = positions_strained.index_select(0, sender) - positions_strained.index_select(0, receiver)
+    if num_graphs == 1:
+        vectors = vectors + shifts @ cell[0]
+    else:
+        edge_cell = cell.index_select(0, batch.index_select(0, receiver))
+        vectors = vectors + (shifts.unsqueeze(-1) * edge_cell).sum(dim=1)
     lengths = torch.linalg.vector_norm(vectors, dim=-1, keepdim=True)
     return Geometry(positions, cell, displacement, vectors, lengths)
 

@@ -68,10 +68,14 @@ class InteractionLayer(nn.Module):
         spherical_harmonics: torch.Tensor,
         edge_weights: torch.Tensor,
         edge_index: torch.Tensor,
+        edge_groups: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Return the new node features [N, D_out, C] from features [N, D_in, C]."""
+        """Return the new node features [N, D_out, C] from features [N, D_in, C].
+
+        ``edge_weights`` and ``edge_groups`` are as in :class:`~molmtl.nn.convolution.Convolution`.
+        """
         mixed = features if self.linear_up is None else self.linear_up(features)
-        messages = self.convolution(mixed, spherical_harmonics, edge_weights, edge_index)
+        messages = self.convolution(mixed, spherical_harmonics, edge_weights, edge_index, edge_groups)
         atomic_basis = self.linear_basis(messages)
         updated = self.gate(self.linear_gate(self.product(atomic_basis, element)))
         if self.residual is not None:
