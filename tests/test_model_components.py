@@ -139,7 +139,7 @@ def test_default_parameter_count():
     assert 20_000 < count < 200_000
 
 
-def test_reverse_edges_pair_up_by_indices_not_lengths():
+def test_edge_pairing_matches_reverse_edges():
     from molmtl.nn.geometry import pair_edges
     from test_model_helpers import silicon_crystal, to_data
 
@@ -156,7 +156,7 @@ def test_reverse_edges_pair_up_by_indices_not_lengths():
     assert pair_edges(edge_index, shifts, data.num_nodes, min_edges=10**9) is None
 
 
-def test_paired_radial_evaluation_gives_the_same_forces_and_stress():
+def test_edge_pairing_keeps_forces_and_stress():
     from test_model_helpers import silicon_crystal
 
     model = random_model(seed=5, atomic_numbers=[14], e0s={})

@@ -69,7 +69,8 @@ class Encoder(nn.Module):
         """Return the node features and the envelope values [E, 1] of the edges.
 
         With ``pairs`` (see :func:`~molmtl.nn.geometry.pair_edges`), the radial MLP runs once
-        per pair of reverse edges, which have the same length, and its output is copied to both.
+        per pair of reverse edges, which have the same length, and the convolutions read the
+        result of each pair for both of its edges.
         """
         envelope = self.envelope(lengths)
         # Messages are linear in the harmonics, so the envelope scales them here, once per

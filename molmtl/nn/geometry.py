@@ -69,7 +69,7 @@ def build_geometry(
 class EdgePairs:
     """Edges grouped with their reverse edges.
 
-    ``representative`` [U] holds one edge of each group and ``inverse`` [E] the group of each
+    ``representative`` [U] is one edge of each group and ``inverse`` [E] the group of each
     edge. An edge ``(i, j, S)`` and its reverse ``(j, i, -S)`` have the same length for every
     geometry, so anything that depends on the length alone can be computed on the
     representatives and copied with ``inverse``, forces included.

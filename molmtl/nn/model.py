@@ -58,7 +58,7 @@ class MolMTLModel(nn.Module):
         self.heads = nn.ModuleDict({name: heads[name] for name in order})
         self.to(config.torch_dtype)
         #: Edge lists with at least this many edges run the radial MLP once per pair of
-        #: reverse edges (see :func:`~molmtl.nn.geometry.pair_edges`); the results are equal.
+        #: reverse edges (see :func:`~molmtl.nn.geometry.pair_edges`). Results differ only by rounding.
         self.min_edges_to_pair = MIN_EDGES_TO_PAIR
 
     @property

@@ -66,8 +66,8 @@ class RadialMLP(nn.Module):
     (the last depth padded to ``max(sizes)`` with zeros). The forward pass evaluates the first
     depth of all layers as one matrix product (they share the input), the hidden depths as
     one batched product, and the last depth per layer without the padding. The activation
-    scale is folded into the next depth's weights, which saves one pass over the hidden
-    values; the result is the same up to rounding.
+    scale is folded into the next depth's weights. This saves one pass over the hidden
+    values and changes the result only by rounding.
     """
 
     def __init__(self, num_basis: int, hidden: list[int], sizes: list[int]) -> None:

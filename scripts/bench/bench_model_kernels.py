@@ -1,10 +1,11 @@
 """Time the model's energy+forces call against an earlier revision of ``molmtl/nn``, in one process.
 
 The earlier revision is read from git (``git show REV:molmtl/nn/...``) into a temporary
-package, so both versions run side by side on the same weights and inputs. The script first
-checks that both give the same energies and forces, then times them alternately with
-``time.process_time`` (CPU time of this process, less sensitive to other load on the
-machine) and prints the new/old time ratios with min, median and max over rounds.
+package, so both versions run side by side on the same weights and inputs. The script
+prints the largest energy and force differences between the two, then times them
+alternately with ``time.process_time``. That clock counts the CPU time of this process
+only, so other load on the machine disturbs it less. The output is the new/old time ratio
+with its min, median and max over rounds.
 
 Example::
 
