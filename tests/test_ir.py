@@ -116,6 +116,11 @@ def md_against_harmonic(name: str, temperature: float, tmp_path, strongest: int)
     for reference, found in zip(harmonic, nearest):
         assert abs(found - reference) < TOLERANCE_CM, f"harmonic {reference:.0f} cm^-1, nearest MD peak {found:.0f}"
 
+    main_peaks = spectrum.peaks(count=strongest)
+    assert main_peaks.size >= 2
+    for peak, mode in zip(main_peaks, match_peaks(modes.wavenumber, main_peaks)):
+        assert abs(peak - mode) < TOLERANCE_CM, f"MD peak {peak:.0f} cm^-1, nearest harmonic mode {mode:.0f}"
+
 
 def test_water_md_peaks_match_harmonic(tmp_path):
     md_against_harmonic("H2O", 50.0, tmp_path, strongest=3)

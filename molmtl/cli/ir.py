@@ -93,5 +93,5 @@ def _integrator_timestep(path: str) -> float:
         raise ValueError(f"{path} has no step and time_fs frame info; pass --integrator-timestep")
     steps = int(second.info["step"]) - int(first.info["step"])
     if steps <= 0:
-        raise ValueError(f"the first two frames of {path} have step numbers {first.info['step']} and {second.info['step']}")
+        raise ValueError(f"the first two frames of {path} have step numbers {first.info['step']} and {second.info['step']}; pass --integrator-timestep")
     return (float(second.info["time_fs"]) - float(first.info["time_fs"])) / steps
