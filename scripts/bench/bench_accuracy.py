@@ -6,7 +6,7 @@ and learning rate. Every model is then evaluated on the test set through its ASE
 Output: energy and force MAE per model, and force-MAE ratios against MACE and the best peer.
 
     .venv/bin/python scripts/bench/bench_accuracy.py --budget 300
-    .venv/bin/python scripts/bench/bench_accuracy.py --quick   # 100 structures, 60 s each
+    .venv/bin/python scripts/bench/bench_accuracy.py --quick   # 100 training and 200 test structures, 60 s each
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def main() -> int:
             evaluation = run_worker(
                 code, "worker_eval.py",
                 ["--code", code, "--model", str(result.model_path), "--variant", EVAL_VARIANT[code],
-                 "--test", split["paths"]["test"], "--threads", str(args.threads)],
+                 "--test", split["paths"]["test"], "--threads", str(args.threads),
+                 *(["--limit", "200"] if args.quick else [])],
                 threads=args.threads,
             )
             payload["results"].append(

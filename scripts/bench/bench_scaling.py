@@ -1,14 +1,15 @@
 """Scaling: time per MD step and peak memory against the number of atoms, water boxes.
 
 Periodic water boxes at about 1 g/cm^3 from 96 to 12,000 atoms run a few velocity Verlet
-steps through each code's ASE calculator (its fastest variant by default), each size and
-code in a fresh process, sizes in increasing order and codes alternating at every size.
+steps through each code's ASE calculator (its fastest variant by default). Every size and
+code runs in a fresh process, sizes in increasing order, codes alternating at every size.
 Output: ms per step and memory per size, and the exponents b of the power laws
 time = a N^b and memory = c N^d, fitted by least squares in log-log space, over all sizes
 and over the sizes of at least 1,000 atoms (where fixed per-call costs no longer dominate).
 Memory is the peak resident memory of the process minus its memory after the model was
 loaded, i.e. what the force calls needed.
 
+    .venv/bin/python scripts/bench/prepare_speed_models.py   # once: train, compile NequIP
     .venv/bin/python scripts/bench/bench_scaling.py
     .venv/bin/python scripts/bench/bench_scaling.py --quick     # up to 1,536 atoms
 """
@@ -54,13 +55,13 @@ def main() -> int:
     max_atoms = args.max_atoms or (1536 if args.quick else SIZES[-1])
     sizes = [size for size in SIZES if size <= max_atoms]
     codes = available_codes(args.codes)
-    name = "ethanol" + ("_quick" if args.quick else "")
+    name = "ethanol_speed"  # the models of bench_md_speed.py
     output = args.out or WORK_ROOT / "results" / ("scaling_quick.json" if args.quick else "scaling.json")
 
-    manifest = load_or_train(name, "ethanol", codes, args.train_budget, args.threads, args.quick)
+    manifest = load_or_train(name, "ethanol", codes, args.train_budget, args.threads, quick=True)
     if "nequip" in codes and variants["nequip"] == "aotinductor":
         ensure_nequip_aotinductor(name, args.threads)
-        manifest = load_or_train(name, "ethanol", codes, args.train_budget, args.threads, args.quick)
+        manifest = load_or_train(name, "ethanol", codes, args.train_budget, args.threads, quick=True)
 
     payload = {**header(sys.argv, codes), "variants": variants, "runs": [], "fits": []}
     failed: set[str] = set()
@@ -73,7 +74,7 @@ def main() -> int:
                          "--variant", variants[code], "--system", f"water{size}", "--steps", str(steps),
                          "--warmup", "2", "--threads", str(args.threads)]
             try:
-                result = run_worker(code, "worker_md.py", arguments, threads=args.threads, timeout=1800)
+                result = run_worker(code, "worker_md.py", arguments, threads=args.threads, timeout=1800)["results"][0]
             except (RuntimeError, TimeoutError) as error:
                 print(f"[bench] water{size} {code}: failed, larger sizes skipped: {str(error)[-400:]}", file=sys.stderr)
                 payload["runs"].append({"code": code, "num_atoms": size, "error": str(error)[-2000:]})

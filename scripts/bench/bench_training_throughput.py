@@ -7,8 +7,8 @@ What is counted:
 * molmtl: training structures of all epochs divided by the trainer's ``time_s`` (the time in
   training batches: data loading, neighbour lists, forward, backward and optimiser step);
 * MACE: batch size times optimisation steps divided by the summed step times that MACE logs
-  for each step (forward, backward and optimiser step; its graphs are built once before
-  training, so data loading is not in this time).
+  for each step (forward, backward and optimiser step). MACE builds its graphs once before
+  training, so data loading is not in this time.
 
 The MACE figure thus leaves out work that the molmtl figure contains.
 
@@ -64,6 +64,10 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=5)
     parser.add_argument("--molmtl-dtype", default="float64", choices=["float32", "float64"])
     parser.add_argument("--mace-dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument(
+        "--from-accuracy", action="store_true",
+        help="read the ethanol runs of the last bench_accuracy.py run instead of training again",
+    )
     args = parser.parse_args()
     if args.quick:
         args.budget = min(args.budget, 30.0)
@@ -73,7 +77,17 @@ def main() -> int:
     output = args.out or WORK_ROOT / "results" / ("throughput_quick.json" if args.quick else "throughput.json")
     payload = {**header(sys.argv, codes), "batch_size": args.batch_size, "budget_seconds": args.budget, "runs": []}
 
-    for repeat in range(args.repeats):
+    if args.from_accuracy:
+        accuracy_root = WORK_ROOT / "models" / ("ethanol_quick" if args.quick else "ethanol")
+        payload["source"] = f"training runs of bench_accuracy.py in {accuracy_root}"
+        for code in codes:
+            if code == "molmtl":
+                measured = molmtl_throughput(accuracy_root / "molmtl" / "run")
+            else:
+                measured = mace_throughput(accuracy_root / "mace", args.batch_size)
+            dtype = args.molmtl_dtype if code == "molmtl" else args.mace_dtype
+            payload["runs"].append({"code": code, "dtype": dtype, "repeat": 0, **measured})
+    for repeat in range(0 if args.from_accuracy else args.repeats):
         for code in codes:
             work_dir = root / f"{code}_{repeat}"
             if code == "molmtl":

@@ -9,10 +9,11 @@ Wall-clock limits:
 * NequIP trains under ``lightning.Trainer(max_time=...)``, Lightning's own time limit,
   which counts from the start of the training loop.
 * ``mace_run_train`` has no time limit. The driver starts the clock when MACE logs
-  "Started training", sends SIGINT when the budget is spent, and then runs
-  ``mace_run_train --restart_latest`` with ``--max_num_epochs`` equal to the last saved epoch,
-  so that MACE itself loads its last checkpoint (the EMA weights of the best validation
-  epoch so far) and writes the ``.model`` file without training further.
+  "Started training" and sends SIGINT when the budget is spent. It deletes checkpoints of
+  epochs that ended later, then runs ``mace_run_train --restart_latest`` with
+  ``--max_num_epochs`` equal to the last saved epoch. MACE itself then loads that checkpoint
+  (the EMA weights of the best validation epoch within the budget) and writes the
+  ``.model`` file without training further.
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ def mace_arguments(split: dict, work_dir: Path, name: str, batch_size: int, dtyp
         "--eval_interval=1",
         "--num_workers=0",
         "--plot=False",
+        # Every improved epoch keeps its checkpoint, so the last one saved within the budget survives.
+        "--keep_checkpoints",
         "--skip_evaluate_heads=Default",
     ]
 
@@ -129,6 +132,17 @@ def _wait_for_line(log_path: Path, pattern: str, process: subprocess.Popen, time
             raise RuntimeError(f"{process.args[0]} exited with {process.returncode} before '{pattern}'; see {log_path}")
         time.sleep(0.2)
     raise TimeoutError(f"'{pattern}' did not appear in {log_path} within {timeout:.0f} s")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Wait for a process sent SIGINT; escalate to SIGTERM, then SIGKILL, if it does not exit."""
+    for follow_up in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            process.wait(timeout=120)
+            return
+        except subprocess.TimeoutExpired:
+            process.send_signal(follow_up)
+    process.wait()
 
 
 def train_mace(
@@ -146,6 +160,9 @@ def train_mace(
         process = subprocess.Popen(
             [program, *arguments, "--max_num_epochs=100000", "--patience=100000"],
             stdout=log, stderr=subprocess.STDOUT, env=thread_env(threads), cwd=work_dir,
+            # A shell without job control starts background jobs with SIGINT ignored, and
+            # Python keeps it ignored; restore the default so that SIGINT stops MACE.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         started = _wait_for_line(log_path, "Started training", process, timeout=600)
         try:
@@ -153,7 +170,13 @@ def train_mace(
         except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGINT)
         train_seconds = time.monotonic() - started
-        process.wait(timeout=300)
+        epochs_done = len(re.findall(r"INFO: Epoch \d+:", log_path.read_text(errors="replace")))
+        _stop(process)
+
+    # Checkpoints of epochs that ended after the budget do not count.
+    for checkpoint in (work_dir / "checkpoints").glob(f"{name}_run-{seed}_epoch-*.pt"):
+        if int(re.search(r"epoch-(\d+)\.pt$", checkpoint.name).group(1)) >= epochs_done:
+            checkpoint.unlink()
 
     checkpoints = sorted(
         (work_dir / "checkpoints").glob(f"{name}_run-{seed}_epoch-*.pt"),
@@ -162,7 +185,6 @@ def train_mace(
     if not checkpoints:
         raise RuntimeError(f"MACE saved no checkpoint within {budget_seconds:.0f} s; see {log_path}")
     last_epoch = int(re.search(r"epoch-(\d+)\.pt$", checkpoints[-1].name).group(1))
-    epochs_done = len(re.findall(r"INFO: Epoch \d+:", log_path.read_text(errors="replace")))
 
     finalize_log = work_dir / "finalize.log"
     with open(finalize_log, "w") as log:

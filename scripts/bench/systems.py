@@ -20,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ENERGY_KEY = "REF_energy"
 FORCES_KEY = "REF_forces"
 
-#: Water at 1 g/cm^3: 18.015 g/mol / (0.6022 mol/cm^3 per g... ) gives 29.91 Å^3 per molecule.
+#: Volume per molecule of water at 1 g/cm^3: 18.015 g/mol / (6.022e23 / mol) / (1 g/cm^3) = 29.91 Å^3.
 WATER_VOLUME_PER_MOLECULE = 29.91
 WATER_OH = 0.9572  # Å, TIP3P geometry
 WATER_HOH = np.deg2rad(104.52)

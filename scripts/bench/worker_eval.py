@@ -27,7 +27,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, object]:
     from ase.io import read
 
     torch.set_num_threads(args.threads)
-    frames = read(args.test, index=":")
+    frames = read(args.test, index=":")[: args.limit]
     calculator = build_calculator(args.code, args.model, args.variant)
     energy_errors, energy_errors_per_atom, force_errors = [], [], []
     started = time.perf_counter()
@@ -62,6 +62,7 @@ def main() -> int:
     parser.add_argument("--variant", default="float64", help="see worker_md.build_calculator")
     parser.add_argument("--test", required=True, help="extxyz file with REF_energy and REF_forces")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first LIMIT test structures")
     args = parser.parse_args()
     print("BENCH_RESULT " + json.dumps(evaluate(args)), flush=True)
     return 0

@@ -2,7 +2,7 @@
 
 Run with the Python of the code under test (molmtl's ``.venv`` or a ``.venv-peers`` one);
 it imports only that code, ASE and numpy. The last line of output is
-``BENCH_RESULT {json}`` with steps per second and memory:
+``BENCH_RESULT {"results": [...]}`` with, for every system, steps per second and memory:
 
 * ``peak_rss_mib``: peak resident memory of the whole process (ru_maxrss);
 * ``model_rss_mib``: resident memory after the calculator was built, before the first call;
@@ -11,7 +11,7 @@ it imports only that code, ASE and numpy. The last line of output is
 Example::
 
     .venv-peers/mace/bin/python scripts/bench/worker_md.py --code mace \
-        --model runs/mace.model --variant float32 --system water192 --steps 20
+        --model runs/mace.model --variant float32 --system ethanol water192 --steps 200 20
 """
 
 from __future__ import annotations
@@ -73,20 +73,37 @@ def build_calculator(code: str, model: str, variant: str):
     raise ValueError(f"unknown code {code!r}; expected molmtl, mace or nequip")
 
 
-def run_md(args: argparse.Namespace) -> dict[str, object]:
-    """Run warm-up steps, then time ``args.steps`` velocity Verlet steps."""
+def run_md(args: argparse.Namespace) -> list[dict[str, object]]:
+    """Time ``args.steps`` velocity Verlet steps on each system, after warm-up steps.
+
+    The calculator is built once; systems run in increasing size, so that the peak memory
+    read after each system belongs to that system (ru_maxrss never decreases).
+    """
     import torch
+
+    torch.set_num_threads(args.threads)
+    systems = [benchmark_system(name) for name in args.system]
+    steps = args.steps if len(args.steps) == len(systems) else args.steps[:1] * len(systems)
+    order = sorted(range(len(systems)), key=lambda index: len(systems[index]))
+    started = time.perf_counter()
+    calculator = build_calculator(args.code, args.model, args.variant)
+    load_seconds = time.perf_counter() - started
+    model_rss = _rss_mib()
+    results = []
+    for index in order:
+        result = _run_system(systems[index], calculator, steps[index], args)
+        result.update({"system": args.system[index], "load_seconds": load_seconds, "model_rss_mib": model_rss})
+        result["peak_increase_mib"] = result["peak_rss_mib"] - model_rss
+        results.append(result)
+    return results
+
+
+def _run_system(atoms, calculator, steps: int, args: argparse.Namespace) -> dict[str, object]:
     from ase import units
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
     from ase.md.verlet import VelocityVerlet
 
-    torch.set_num_threads(args.threads)
-    atoms = benchmark_system(args.system)
-    started = time.perf_counter()
-    atoms.calc = build_calculator(args.code, args.model, args.variant)
-    load_seconds = time.perf_counter() - started
-    model_rss = _rss_mib()
-
+    atoms.calc = calculator
     MaxwellBoltzmannDistribution(atoms, temperature_K=args.temperature, rng=np.random.default_rng(0))
     dynamics = VelocityVerlet(atoms, timestep=args.timestep * units.fs)
     started = time.perf_counter()
@@ -95,27 +112,21 @@ def run_md(args: argparse.Namespace) -> dict[str, object]:
     start_positions = atoms.positions.copy()
 
     started = time.perf_counter()
-    dynamics.run(args.steps)
+    dynamics.run(steps)
     elapsed = time.perf_counter() - started
-    displacement = float(np.linalg.norm(atoms.positions - start_positions, axis=1).max())
-    peak = _peak_rss_mib()
     return {
         "code": args.code,
         "variant": args.variant,
-        "system": args.system,
         "num_atoms": len(atoms),
-        "steps": args.steps,
+        "steps": steps,
         "warmup_steps": args.warmup,
         "threads": args.threads,
         "seconds": elapsed,
-        "steps_per_second": args.steps / elapsed,
-        "ms_per_step": 1000.0 * elapsed / args.steps,
-        "load_seconds": load_seconds,
+        "steps_per_second": steps / elapsed,
+        "ms_per_step": 1000.0 * elapsed / steps,
         "warmup_seconds": warmup_seconds,
-        "model_rss_mib": model_rss,
-        "peak_rss_mib": peak,
-        "peak_increase_mib": peak - model_rss,
-        "max_displacement_angstrom": displacement,
+        "peak_rss_mib": _peak_rss_mib(),
+        "max_displacement_angstrom": float(np.linalg.norm(atoms.positions - start_positions, axis=1).max()),
         "final_energy_ev": float(atoms.get_potential_energy()),
         "finite": bool(np.isfinite(atoms.get_forces()).all()),
     }
@@ -126,15 +137,14 @@ def main() -> int:
     parser.add_argument("--code", required=True, choices=["molmtl", "mace", "nequip"])
     parser.add_argument("--model", required=True, help="model file of that code")
     parser.add_argument("--variant", default="float64", help="float32, float64, float32-compile, torchscript, aotinductor")
-    parser.add_argument("--system", required=True, help="ethanol, 3bpa or water<N> (N atoms)")
-    parser.add_argument("--steps", type=int, default=100, help="timed MD steps")
+    parser.add_argument("--system", required=True, nargs="+", help="ethanol, 3bpa or water<N> (N atoms)")
+    parser.add_argument("--steps", type=int, nargs="+", default=[100], help="timed MD steps, one value or one per system")
     parser.add_argument("--warmup", type=int, default=5, help="untimed MD steps before timing")
     parser.add_argument("--timestep", type=float, default=0.5, help="time step in fs")
     parser.add_argument("--temperature", type=float, default=300.0, help="initial temperature in K")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     args = parser.parse_args()
-    result = run_md(args)
-    print("BENCH_RESULT " + json.dumps(result), flush=True)
+    print("BENCH_RESULT " + json.dumps({"results": run_md(args)}), flush=True)
     return 0
 
 
