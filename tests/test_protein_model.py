@@ -132,6 +132,16 @@ def test_trainer_weightings(weighting: str, tmp_path: Path) -> None:
     assert isinstance(model, ProteinModel)
 
 
+def test_trainer_without_run_dir_returns_model() -> None:
+    records = _records()
+    options = {"max_epochs": 1, "batch_size": 3, "progress": False, "tensorboard": False, "plots": False}
+    config = ProteinModelConfig(hidden=8, layers=1, window=32, stride=16)
+    model, history = train_protein_model(records[:4], records[4:], config, {"ss8": 1.0}, "fixed", options, None)
+    assert len(history) == 1
+    assert isinstance(model, ProteinModel)
+    assert not model.training
+
+
 def test_trainer_rejects_task_without_labels() -> None:
     records = [r for r in _records() if r.rsa is None]
     config = ProteinModelConfig(hidden=8, layers=1, window=32)

@@ -60,7 +60,7 @@ def _best_model(trainer: Any, run_dir: str | Path | None) -> ProteinModel:
 
     if run_dir is not None and (Path(run_dir) / "model.pt").exists():
         return load_protein_model(Path(run_dir) / "model.pt")
-    model = trainer.evaluation_model()
+    model = trainer.evaluation_model
     while hasattr(model, "module") and not isinstance(model, ProteinModel):
         model = model.module
     return model.eval()
