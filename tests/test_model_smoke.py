@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from ase.build import bulk, molecule
 from torch_geometric.data import Batch
@@ -40,3 +41,23 @@ def test_model_outputs_and_round_trip(tmp_path):
     again = loaded(batch, compute_forces=True, compute_stress=True)
     for key, value in out.items():
         assert torch.equal(value, again[key]), key
+
+
+@pytest.mark.slow
+def test_compiled_encoder_matches_eager():
+    from test_model_helpers import ethanol_crystal, random_model, to_data
+
+    model = random_model(seed=2)
+    salt = bulk("NaCl", "rocksalt", a=5.64) * (2, 2, 2)
+    salt.positions[0] += [0.05, -0.03, 0.02]
+    structures = [molecule("CH3CH2OH"), ethanol_crystal(molecule("CH3CH2OH")), salt]
+    expected = [model(to_data(atoms), compute_forces=True, compute_stress=True) for atoms in structures]
+    model.compile_encoder()
+    for atoms, reference in zip(structures, expected):
+        result = model(to_data(atoms), compute_forces=True, compute_stress=True)
+        for key in ("energy", "forces", "stress", "dipole"):
+            assert torch.allclose(result[key], reference[key], rtol=0, atol=1e-10), key
+    assert not any("_compiled" in name for name in model.state_dict())
+    model.train()
+    trained = model(to_data(structures[0]), compute_forces=True)
+    assert trained["forces"].requires_grad
