@@ -12,6 +12,7 @@ Output: energy and force MAE per model, and force-MAE ratios against MACE and th
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 
 from common import WORK_ROOT, add_common_arguments, available_codes, format_table, header, run_worker, write_json
@@ -44,18 +45,27 @@ def main() -> int:
         trained = {}
         for code in order:
             print(f"[bench] {dataset}: training {code} for {args.budget:.0f} s", flush=True)
-            trained[code] = train_code(code, split, WORK_ROOT / "models" / name / code, args.budget, args.threads, options)
+            try:
+                trained[code] = train_code(code, split, WORK_ROOT / "models" / name / code, args.budget, args.threads, options)
+            except (RuntimeError, subprocess.CalledProcessError) as error:
+                print(f"[bench] {dataset}: training {code} failed: {error}", file=sys.stderr)
+                payload.setdefault("errors", []).append({"dataset": dataset, "code": code, "error": str(error)})
         write_manifest(name, dataset, trained, args.budget)
-        for code in order:
+        for code in trained:
             result = trained[code]
             print(f"[bench] {dataset}: evaluating {code} on {split['counts']['test']} test structures", flush=True)
-            evaluation = run_worker(
-                code, "worker_eval.py",
-                ["--code", code, "--model", str(result.model_path), "--variant", EVAL_VARIANT[code],
-                 "--test", split["paths"]["test"], "--threads", str(args.threads),
-                 *(["--limit", "200"] if args.quick else [])],
-                threads=args.threads,
-            )
+            try:
+                evaluation = run_worker(
+                    code, "worker_eval.py",
+                    ["--code", code, "--model", str(result.model_path), "--variant", EVAL_VARIANT[code],
+                     "--test", split["paths"]["test"], "--threads", str(args.threads),
+                     *(["--limit", "200"] if args.quick else [])],
+                    threads=args.threads,
+                )
+            except RuntimeError as error:
+                print(f"[bench] {dataset}: evaluating {code} failed: {error}", file=sys.stderr)
+                payload.setdefault("errors", []).append({"dataset": dataset, "code": code, "error": str(error)})
+                continue
             payload["results"].append(
                 {"dataset": dataset, "train_seconds": result.train_seconds, "epochs": result.epochs,
                  "counts": split["counts"], **evaluation}

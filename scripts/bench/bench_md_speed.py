@@ -69,12 +69,18 @@ def main() -> int:
                     if model is None or not group:
                         continue
                     steps = [str(max(2, STEPS.get(system, 4) // (4 if args.quick else 1))) for system in group]
-                    output_json = run_worker(
-                        code, "worker_md.py",
-                        ["--code", code, "--model", model, "--variant", variant, "--system", *group,
-                         "--steps", *steps, "--warmup", "3", "--threads", str(args.threads)],
-                        threads=args.threads,
-                    )
+                    try:
+                        output_json = run_worker(
+                            code, "worker_md.py",
+                            ["--code", code, "--model", model, "--variant", variant, "--system", *group,
+                             "--steps", *steps, "--warmup", "3", "--threads", str(args.threads)],
+                            threads=args.threads,
+                        )
+                    except RuntimeError as error:
+                        print(f"[bench] {code}/{variant} on {group} failed: {str(error)[-600:]}", file=sys.stderr)
+                        payload.setdefault("errors", []).append({"code": code, "variant": variant, "systems": group,
+                                                                 "repeat": repeat, "error": str(error)[-2000:]})
+                        continue
                     for result in output_json["results"]:
                         result["repeat"] = repeat
                         payload["runs"].append(result)
@@ -120,6 +126,8 @@ def best_variant(runs: list[dict], code: str) -> str | None:
 def system_ratios(system: str, runs: list[dict], repeats: int) -> dict:
     """Return the per-repetition speed ratios of molmtl's best variant against each peer's best."""
     best = {code: best_variant(runs, code) for code in ("molmtl", "mace", "nequip")}
+    if best["molmtl"] is None:
+        return {"system": system, "target_met": None}
     per_repeat = {code: {} for code in best}
     for run in runs:
         if run["variant"] == best[run["code"]]:

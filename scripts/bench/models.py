@@ -77,6 +77,8 @@ def load_or_train(name: str, dataset: str, codes: Sequence[str], budget: float, 
     """Return the manifest ``name``, training the codes it lacks for ``budget`` seconds."""
     path = manifest_path(name)
     manifest = json.loads(path.read_text()) if path.exists() else {"dataset": dataset, "budget_seconds": budget, "codes": {}}
+    if "molmtl" in manifest["codes"] and not _molmtl_model_loads(manifest["codes"]["molmtl"]["model_path"]):
+        del manifest["codes"]["molmtl"]
     missing = [code for code in codes if code not in manifest["codes"]]
     if missing:
         split = split_for(dataset, quick)
@@ -87,6 +89,18 @@ def load_or_train(name: str, dataset: str, codes: Sequence[str], budget: float, 
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(manifest, indent=2))
     return manifest
+
+
+def _molmtl_model_loads(path: str) -> bool:
+    """Return whether the installed molmtl still reads the model file ``path``."""
+    from molmtl import load_model
+
+    try:
+        load_model(path)
+    except (RuntimeError, ValueError, KeyError, FileNotFoundError) as error:
+        print(f"[bench] {path} no longer loads ({str(error)[:200]}); training it again", flush=True)
+        return False
+    return True
 
 
 def ensure_nequip_aotinductor(manifest_name: str, threads: int) -> None:
