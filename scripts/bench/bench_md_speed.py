@@ -43,7 +43,15 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=None, help="repetitions of the A, B, C sequence (default 3, quick 2)")
     parser.add_argument("--train-budget", type=float, default=60.0, help="seconds to train a missing model (default 60)")
     parser.add_argument("--no-aotinductor", action="store_true", help="skip NequIP's AOTInductor variant")
+    parser.add_argument(
+        "--compiled", action="store_true",
+        help="also time molmtl and MACE with torch.compile (float32-compile); each process compiles for minutes",
+    )
     args = parser.parse_args()
+    variants = {code: list(names) for code, names in VARIANTS.items()}
+    if args.compiled:
+        variants["molmtl"].append("float32-compile")
+        variants["mace"].append("float32-compile")
     systems = args.systems or (["ethanol", "water192"] if args.quick else list(STEPS))
     repeats = args.repeats or (2 if args.quick else 3)
     codes = available_codes(args.codes)
@@ -63,9 +71,9 @@ def main() -> int:
     groups = {dataset: [system for system in systems if model_set_for(system) == dataset] for dataset in manifests}
     for repeat in range(repeats):
         for code in codes:
-            for variant in VARIANTS[code]:
+            for variant in variants[code]:
                 for dataset, group in groups.items():
-                    model = manifests[dataset]["codes"][code]["variants"].get(variant)
+                    model = manifests[dataset]["codes"][code]["variants"].get(variant.removesuffix("-compile"))
                     if model is None or not group:
                         continue
                     steps = [str(max(2, STEPS.get(system, 4) // (4 if args.quick else 1))) for system in group]

@@ -1,6 +1,6 @@
 """Helpers shared by the benchmark drivers: subprocess workers, versions, tables, JSON.
 
-The drivers run in molmtl's environment; every timed model call runs in a fresh worker
+The drivers run in molmtl's environment. Every timed model call runs in a fresh worker
 process with the Python of the code under test (see :data:`PYTHONS`).
 """
 

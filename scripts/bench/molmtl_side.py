@@ -2,9 +2,9 @@
 
 The split's extxyz files are converted with molmtl's importer (``REF_energy`` and
 ``REF_forces`` keys), and ``molmtl train`` runs as a subprocess with the same threads as
-the peers. ``training.max_minutes`` is molmtl's own time limit; it counts the time spent in
-training batches (validation excluded), so the wall-clock time of the training loop,
-validation included, is also recorded from ``metrics.csv``.
+the peers. ``training.max_minutes`` is molmtl's own time limit. It counts the time spent in
+training batches, without validation, and that time (``time_s`` in ``metrics.csv``) is the
+training time reported.
 """
 
 from __future__ import annotations

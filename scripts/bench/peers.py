@@ -65,7 +65,7 @@ def thread_env(threads: int) -> dict[str, str]:
 
 @dataclass
 class TrainResult:
-    """Where a trained model lies and how long its training loop ran."""
+    """Location of a trained model, with its training-loop time and epoch count."""
 
     code: str
     model_path: Path

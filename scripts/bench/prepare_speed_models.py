@@ -1,7 +1,7 @@
 """Train and compile the models that bench_md_speed.py and bench_scaling.py time.
 
 Running this ahead of the timed benchmarks keeps the minutes of training and of NequIP's
-AOTInductor compilation out of the measurement window; the benchmarks reuse the models.
+AOTInductor compilation out of the measurement window. The benchmarks reuse the models.
 
     .venv/bin/python scripts/bench/prepare_speed_models.py --train-budget 60
 """

@@ -3,7 +3,7 @@
 This module is imported both by the benchmark drivers (molmtl's environment) and by the
 workers that run inside the peer environments (MACE, NequIP), so it must not import molmtl.
 Reference labels are written to extxyz under ``REF_energy`` (eV) and ``REF_forces`` (eV/Å),
-the keys that MACE reads by default; NequIP and molmtl are told the same keys.
+the keys that MACE reads by default. The NequIP and molmtl configurations name the same keys.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def water_box(num_molecules: int, seed: int = 0) -> Atoms:
     """Return a periodic cubic box of ``num_molecules`` water molecules at about 1 g/cm^3.
 
     Molecules sit on a random subset of a simple cubic grid with random orientations, so the
-    box has liquid-like density and neighbour counts; it is a timing system, not an
+    box has liquid-like density and neighbour counts. It is a timing system, not an
     equilibrated liquid.
     """
     if num_molecules < 1:

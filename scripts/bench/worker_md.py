@@ -44,8 +44,9 @@ def _peak_rss_mib() -> float:
 def build_calculator(code: str, model: str, variant: str):
     """Return the ASE calculator of ``code`` for the model file ``model``.
 
-    ``variant`` selects the configuration: for molmtl and MACE ``float32`` or ``float64``
-    (MACE also ``float32-compile``, its torch.compile mode); for NequIP ``aotinductor`` (a
+    ``variant`` selects the configuration: for molmtl and MACE ``float32`` or ``float64``,
+    optionally with ``-compile`` (molmtl's ``compile_encoder()``, MACE's torch.compile
+    mode; both compile for minutes on the first call); for NequIP ``aotinductor`` (a
     ``.nequip.pt2`` file from ``nequip-compile --mode aotinductor --target ase``) or ``eager``
     (a training checkpoint, run uncompiled in the model's training dtype).
     """
@@ -54,8 +55,11 @@ def build_calculator(code: str, model: str, variant: str):
 
         from molmtl import MolMTLCalculator
 
-        dtype = {"float32": torch.float32, "float64": torch.float64}[variant]
-        return MolMTLCalculator(model, dtype=dtype)
+        dtype_name, _, compiled = variant.partition("-")
+        calculator = MolMTLCalculator(model, dtype={"float32": torch.float32, "float64": torch.float64}[dtype_name])
+        if compiled == "compile":
+            calculator.model.compile_encoder()
+        return calculator
     if code == "mace":
         from mace.calculators import MACECalculator
 
@@ -76,8 +80,8 @@ def build_calculator(code: str, model: str, variant: str):
 def run_md(args: argparse.Namespace) -> list[dict[str, object]]:
     """Time ``args.steps`` velocity Verlet steps on each system, after warm-up steps.
 
-    The calculator is built once; systems run in increasing size, so that the peak memory
-    read after each system belongs to that system (ru_maxrss never decreases).
+    The calculator is built once. Systems run in increasing size, because ru_maxrss never
+    decreases: the peak read after each system then belongs to that system.
     """
     import torch
 
