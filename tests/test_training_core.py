@@ -175,7 +175,8 @@ def test_time_limit_stops_run():
     assert history[0]["train_task0_count"] < 2048, "the epoch should end early at the time limit"
     # Epochs after the first start only while a batch and a validation still fit in 0.12 s.
     assert len(history) <= 3
-    assert trainer.elapsed_seconds < 0.12 + 1.0
+    # Generous margin: on a loaded 2-core machine one synthetic step can take about a second.
+    assert trainer.elapsed_seconds < 0.12 + 5.0
 
 
 def test_early_stopping_without_improvement():
