@@ -1,7 +1,7 @@
 """The contract between the generic multi-task trainer and a domain.
 
 The trainer (loop, task weighting, gradient-conflict diagnostic, EMA, checkpoints, logging,
-DDP) knows nothing about molecules, proteins or patients. A domain plugs in by providing:
+DDP) contains nothing specific to molecules, proteins or patients. A domain plugs in by providing:
 
 * one :class:`Task` per objective: it turns model outputs and a batch into a masked loss
   and error sums; and
@@ -28,7 +28,7 @@ class TaskOutput:
     exactly zero, still attached to the graph, when ``count`` is zero). ``count`` is the
     number of labelled elements (structures, atoms × components, residues ...), and the
     error sums feed MAE = abs_error_sum / count and RMSE = sqrt(squared_error_sum / count).
-    For classification tasks ``abs_error_sum`` holds the number of misclassified elements.
+    For classification tasks ``abs_error_sum`` is the number of misclassified elements.
     """
 
     loss: torch.Tensor

@@ -41,7 +41,7 @@ class MainJobSettings:
 
 @dataclass
 class MainJobResult:
-    """What the summary table reports."""
+    """Rows of the summary table and their machine-readable values."""
 
     rows: list[tuple[str, str]] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
