@@ -5,6 +5,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/setup_env.sh"
 cd "$root"
+# Two pytest workers on two cores: one OpenMP thread each (torch and tblite), because
+# oversubscribed OpenMP threads spin against each other and slowed two tests 40-50x (646 s against 12 s).
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 if [ "$#" -eq 0 ]; then
     set -- -m "not slow"
 fi
