@@ -20,7 +20,7 @@ _LAZY_EXPORTS = {
     "MolMTLModel": ("molmtl.nn.model", "MolMTLModel"),
     "ModelConfig": ("molmtl.nn.config", "ModelConfig"),
     "MolMTLCalculator": ("molmtl.calculators.ase_calculator", "MolMTLCalculator"),
-    "predict": ("molmtl.predict", "predict"),
+    "predict": ("molmtl.prediction", "predict"),
     "H5Dataset": ("molmtl.data.dataset", "H5Dataset"),
 }
 

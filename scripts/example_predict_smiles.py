@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 import molmtl
-from molmtl.predict import relax_structures, smiles_to_atoms
+from molmtl.prediction import relax_structures, smiles_to_atoms
 
 
 def main() -> None:

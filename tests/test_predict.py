@@ -18,7 +18,7 @@ from molmtl.data.writer import H5Writer
 from molmtl.nn.config import ModelConfig
 from molmtl.nn.model import MolMTLModel
 from molmtl.nn.serialization import save_model
-from molmtl.predict import SUMMARY_COLUMNS, predict, read_smiles_file, relax_structures
+from molmtl.prediction import SUMMARY_COLUMNS, predict, read_smiles_file, relax_structures
 
 SMALL_MODEL = dict(num_channels=8, l_max=1, num_layers=1, correlation_order=1, radial_mlp=[16], readout_hidden=8)
 
@@ -120,9 +120,9 @@ def test_predict_json_and_charge(tmp_path, model_file):
     assert [row["name"] for row in content["structures"]] == ["methylammonium", "acetate"]
     assert not (tmp_path / "predictions.extxyz").exists()
 
-    import molmtl.predict as predict_module
+    import molmtl.prediction
 
-    assert molmtl.predict is predict_module, "the submodule import binds molmtl.predict to the module"
+    assert molmtl.predict is molmtl.prediction.predict
     predictions = molmtl.predict(str(model_file), str(path))
     assert predictions[0].charges.sum() == pytest.approx(1.0, abs=1e-8)
     assert predictions[1].charges.sum() == pytest.approx(-1.0, abs=1e-8)

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from molmtl.calculators.ase_calculator import load_for_inference
-    from molmtl.predict import (
+    from molmtl.prediction import (
         predict,
         read_structures,
         relax_structures,

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-import types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -369,18 +367,3 @@ def write_predicted_structures(predictions: Sequence[Prediction], path: str | os
 
     with atomic_path(path, suffix=".extxyz") as temporary:
         write(temporary, [prediction.to_atoms() for prediction in predictions], format="extxyz")
-
-
-class _CallableModule(types.ModuleType):
-    """Module type that forwards calls to :func:`predict`.
-
-    ``molmtl.predict`` is both this submodule and the documented function. Once the submodule
-    is imported, Python binds the package attribute ``molmtl.predict`` to the module, so the
-    module itself must be callable for ``molmtl.predict(model, structures)`` to keep working.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> list[Prediction]:
-        return predict(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
