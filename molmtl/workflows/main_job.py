@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from molmtl.atomic_io import atomic_write_text
 
@@ -161,10 +162,13 @@ def run_main_job(settings: MainJobSettings) -> MainJobResult:
     test_json = settings.out / "test_errors.json"
     _command(["eval", str(model_path), str(test_path), "--json", str(test_json), "--plots", str(settings.out / "plots")])
     test_errors = json.loads(test_json.read_text())["errors"]
+    trained_tasks = set(yaml.safe_load((run_dir / "config.yaml").read_text())["tasks"])
     for name, row in test_errors.items():
         before = initial.get(name, {}).get("mae")
-        gain = f" (untrained {before:.4g}, ratio untrained/trained {before / row['mae']:.2f})" if before else ""
-        result.add(f"test MAE {name} ({row['unit']})", f"{row['mae']:.4g}{gain}", f"test_mae_{name}", row["mae"])
+        note = f" (untrained {before:.4g}, ratio untrained/trained {before / row['mae']:.2f})" if before else ""
+        if name.split("_")[0] not in trained_tasks:
+            note += "; not a training task"
+        result.add(f"test MAE {name} ({row['unit']})", f"{row['mae']:.4g}{note}", f"test_mae_{name}", row["mae"])
 
     print(f"[main job] 4/6 NVE MD of {settings.md_molecule}", flush=True)
     start = settings.out / f"{settings.md_molecule}.extxyz"
