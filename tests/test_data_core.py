@@ -333,3 +333,17 @@ def test_atoms_to_data_total_charge() -> None:
     assert data[keys.POSITIONS].dtype == torch.float32
     assert atoms_to_data(atoms, cutoff=3.0, total_charge=-1.0)[keys.TOTAL_CHARGE].tolist() == [-1.0]
     assert data[keys.EDGE_INDEX].shape == (2, 12)
+
+
+def test_dataset_cache_returns_same_graphs():
+    path = Path(__file__).resolve().parents[1] / "datasets" / "embedded.h5"
+    plain = H5Dataset(path, cutoff=5.0)
+    cached = H5Dataset(path, cutoff=5.0, cache=True)
+    first = cached[3]
+    assert cached[3] is first
+    reference = plain[3]
+    for key in reference.keys():
+        assert torch.equal(first[key], reference[key]), key
+    subset = cached.subset([3, 4])
+    assert subset[0] is first
+    assert list(cached.cache) == [3]

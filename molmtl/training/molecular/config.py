@@ -41,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
         "valid_fraction": 0.1,
         "split": "random",
         "split_seed": 0,
+        # Keep built graphs in memory after the first epoch: "auto" does so for files of at
+        # most CACHE_MAX_ATOMS atoms, true or false force it.
+        "cache": "auto",
     },
     "model": {
         "atomic_numbers": None,
@@ -117,6 +120,7 @@ CHOICES = {
     ("data", "split"): ("random", "molecule", "config_type"),
     ("weighting",): tuple(WEIGHTING_OPTIONS),
     ("dtype",): ("float64", "float32"),
+    ("data", "cache"): ("auto", True, False),
     ("training", "optimizer"): ("adam", "adamw"),
     ("training", "schedule"): ("plateau", "cosine", "constant"),
 }
