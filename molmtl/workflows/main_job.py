@@ -108,6 +108,24 @@ def write_start_structure(test_path: Path, molecule: str, target: Path) -> int:
     raise ValueError(f"no structure of molecule {molecule!r} in {test_path}; choose another md_molecule")
 
 
+def count_fragments(trajectory: Path, frame: int) -> int:
+    """Return the number of covalently bonded fragments in ``frame`` of ``trajectory``.
+
+    Two atoms are bonded when closer than 1.2 times the sum of their covalent radii
+    (``ase.neighborlist.natural_cutoffs``), so a molecule that dissociates during MD shows up
+    as more than one fragment.
+    """
+    import ase.io
+    from ase.neighborlist import natural_cutoffs, neighbor_list
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    atoms = ase.io.read(trajectory, index=frame)
+    first, second = neighbor_list("ij", atoms, natural_cutoffs(atoms, mult=1.2))
+    graph = coo_matrix((np.ones(len(first)), (first, second)), shape=(len(atoms), len(atoms)))
+    return int(connected_components(graph, directed=False)[0])
+
+
 def plot_energy_conservation(log_path: Path, target: Path) -> None:
     """Plot potential, kinetic and total energy of the NVE run against time."""
     import csv
@@ -185,16 +203,23 @@ def run_main_job(settings: MainJobSettings) -> MainJobResult:
     plot_energy_conservation(md_log, settings.out / "plots" / "nve_energy.png")
     result.add(
         f"NVE {settings.md_molecule}, {conservation.duration_ps:.2g} ps at {settings.md_timestep_fs:g} fs",
-        f"drift {conservation.drift:+.4f} meV/atom/ps; std(Etot) {conservation.total_std:.3f}, "
+        f"drift {conservation.drift:+.4f} meV/atom/ps; std(Etot) {conservation.total_std:.3f} meV/atom, "
         f"std(Ekin) {conservation.kinetic_std:.3f} meV/atom",
         "nve", conservation.__dict__,
+    )
+    first, last = count_fragments(trajectory, 0), count_fragments(trajectory, -1)
+    verdict = "intact" if first == last else "BROKE APART: train longer before trusting this MD"
+    result.add(
+        f"{settings.md_molecule} bonded fragments, first / last frame",
+        f"{first} / {last} ({verdict})",
+        "fragments", [first, last],
     )
 
     print("[main job] 5/6 IR spectrum from the dipole time series", flush=True)
     _command(["ir", str(trajectory), "-o", str(settings.out / "ir.csv"), "--plot", str(settings.out / "plots" / "ir.png")])
     dipoles, timestep = read_dipole_series(trajectory)
     spectrum = ir_spectrum(dipoles, timestep)
-    peaks = sorted(float(value) for value in spectrum.peaks(5))
+    peaks = sorted(float(value) for value in spectrum.peaks(8))
     result.add("main IR peaks (cm^-1)", ", ".join(f"{value:.0f}" for value in peaks), "ir_peaks", peaks)
 
     print("[main job] 6/6 summary", flush=True)
