@@ -28,9 +28,9 @@ CONFIG_NAME = "config.yaml"
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 #: Largest file (in atoms) whose graphs ``data.cache: auto`` keeps in memory. Cached graphs
-#: of the embedded dataset take 0.55 kB per atom (about 13 neighbours within 5 Å); the edge
-#: tensors grow with the neighbour count, so dense liquids need roughly 2 kB per atom (an
-#: estimate), which bounds this cache near 2 GB.
+#: of the embedded dataset take 0.55 kB per atom, with about 13 neighbours within 5 Å. The
+#: edge tensors grow with the neighbour count, so a dense liquid needs roughly 2 kB per atom
+#: (an estimate), which bounds this cache near 2 GB.
 CACHE_MAX_ATOMS = 1_000_000
 
 
