@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from molmtl.data import units
-from molmtl.data.importers.base import KEYED_LABELS, Importer, StructureOrError, as_error
+from molmtl.data.importers.base import KEYED_LABELS, Importer, StructureOrError, as_error, match_labels
 from molmtl.data.structure import DEFAULT_CONFIG_TYPE, Structure
 from molmtl.data.validation import InvalidFileError
 
@@ -134,14 +134,7 @@ class AseDbImporter(Importer):
         for row in self._rows(first, rows):
             count += 1
             seen |= row_keys(row)
-            values: dict[str, Any] = {}
-            for label, candidates in label_keys.items():
-                for key in candidates:
-                    value = row_lookup(row, key)
-                    if value is not None:
-                        values[label] = value
-                        found.add(label)
-                        break
+            values = match_labels(label_keys, lambda key: row_lookup(row, key), found)
             spin = _row_spin(row)
             if spin is not None:
                 values["spin"] = spin + spin_offset

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from molmtl.data import units
-from molmtl.data.importers.base import KEYED_LABELS, Importer, StructureOrError, as_error
+from molmtl.data.importers.base import KEYED_LABELS, Importer, StructureOrError, as_error, match_labels
 from molmtl.data.structure import DEFAULT_CONFIG_TYPE, Structure
 from molmtl.data.validation import InvalidFileError
 
@@ -110,14 +110,7 @@ class AseFileImporter(Importer):
                 ) from error
             count += 1
             seen |= available_keys(atoms)
-            values: dict[str, Any] = {}
-            for label, candidates in label_keys.items():
-                for key in candidates:
-                    value = lookup(atoms, key)
-                    if value is not None:
-                        values[label] = value
-                        found.add(label)
-                        break
+            values = match_labels(label_keys, lambda key: lookup(atoms, key), found)
             try:
                 yield self._build(atoms, values, factors)
             except Exception as error:

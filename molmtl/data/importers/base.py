@@ -10,7 +10,7 @@ in ASE units. Structures that cannot be built are yielded as
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,3 +117,23 @@ def as_error(error: Exception) -> InvalidStructureError:
     if isinstance(error, InvalidStructureError):
         return error
     return InvalidStructureError(str(error))
+
+
+def match_labels(
+    label_keys: Mapping[str, Sequence[str]], lookup: Callable[[str], Any], found: set[str]
+) -> dict[str, Any]:
+    """Return the value of the first candidate key that ``lookup`` finds for each label.
+
+    ``label_keys`` maps a label to its candidate keys in order of preference, and ``lookup``
+    returns ``None`` for a key the record does not have. Labels with a value are added to
+    ``found``, which the importers use to report requested keys that matched nothing.
+    """
+    values: dict[str, Any] = {}
+    for label, candidates in label_keys.items():
+        for key in candidates:
+            value = lookup(key)
+            if value is not None:
+                values[label] = value
+                found.add(label)
+                break
+    return values
