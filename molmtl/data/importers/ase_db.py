@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from molmtl.data import units
-from molmtl.data.importers.base import KEYED_LABELS, Importer, StructureOrError, as_error, match_labels
+from molmtl.data.importers.base import KEYED_LABELS, Importer, StructureOrError, as_error, labelled_structure, match_labels
 from molmtl.data.structure import DEFAULT_CONFIG_TYPE, Structure
 from molmtl.data.validation import InvalidFileError
 
@@ -176,33 +176,18 @@ class AseDbImporter(Importer):
         return offset
 
     def _build(self, row: Any, values: dict[str, Any], factors: dict[str, float]) -> Structure:
-        length = factors["length"]
-
-        def scaled(label: str, factor: float) -> Any:
-            value = values.get(label)
-            return None if value is None else np.asarray(value, dtype=np.float64) * factor
-
-        dipole = scaled("dipole", factors["dipole"])
-        if dipole is not None and dipole.size == 3:
-            dipole = dipole.reshape(3)
-        total_charge = values.get("total_charge")
-        spin = values.get("spin")
-        atoms = row.toatoms()
-        return Structure(
-            numbers=atoms.numbers,
-            positions=atoms.positions * length,
-            cell=atoms.cell.array * length,
-            pbc=atoms.pbc,
-            total_charge=0.0 if total_charge is None else total_charge,
-            energy=scaled("energy", factors["energy"]),
-            forces=scaled("forces", factors["forces"]),
-            dipole=dipole,
-            charges=scaled("charges", 1.0),
-            stress=scaled("stress", factors["stress"]),
+        values = dict(values)
+        dipole = values.get("dipole")
+        if dipole is not None and np.size(dipole) == 3:
+            values["dipole"] = np.asarray(dipole, dtype=np.float64).reshape(3)
+        return labelled_structure(
+            row.toatoms(),
+            values,
+            factors,
             weight=row.key_value_pairs.get("weight", 1.0),
             config_type=row.key_value_pairs.get("config_type", DEFAULT_CONFIG_TYPE),
             molecule=row.key_value_pairs.get("molecule", row.formula),
-            spin_multiplicity=spin,
+            spin_multiplicity=values.get("spin"),
         )
 
 

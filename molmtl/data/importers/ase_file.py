@@ -14,10 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from molmtl.data import units
-from molmtl.data.importers.base import KEYED_LABELS, Importer, StructureOrError, as_error, match_labels
+from molmtl.data.importers.base import KEYED_LABELS, Importer, StructureOrError, as_error, labelled_structure, match_labels
 from molmtl.data.structure import DEFAULT_CONFIG_TYPE, Structure
 from molmtl.data.validation import InvalidFileError
 
@@ -128,26 +127,11 @@ class AseFileImporter(Importer):
         self.notes["keys"] = {label: list(keys) for label, keys in label_keys.items()}
 
     def _build(self, atoms: Any, values: dict[str, Any], factors: dict[str, float]) -> Structure:
-        length = factors["length"]
-
-        def scaled(label: str, factor: float) -> Any:
-            value = values.get(label)
-            return None if value is None else np.asarray(value, dtype=np.float64) * factor
-
-        weight = atoms.info.get("config_weight", atoms.info.get("weight", 1.0))
-        total_charge = values.get("total_charge")
-        return Structure(
-            numbers=atoms.numbers,
-            positions=atoms.positions * length,
-            cell=atoms.cell.array * length,
-            pbc=atoms.pbc,
-            total_charge=0.0 if total_charge is None else total_charge,
-            energy=scaled("energy", factors["energy"]),
-            forces=scaled("forces", factors["forces"]),
-            dipole=scaled("dipole", factors["dipole"]),
-            charges=scaled("charges", 1.0),
-            stress=scaled("stress", factors["stress"]),
-            weight=weight,
+        return labelled_structure(
+            atoms,
+            values,
+            factors,
+            weight=atoms.info.get("config_weight", atoms.info.get("weight", 1.0)),
             config_type=atoms.info.get("config_type", DEFAULT_CONFIG_TYPE),
             molecule=atoms.info.get("molecule", ""),
             spin_multiplicity=atoms.info.get("spin_multiplicity"),

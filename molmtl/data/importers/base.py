@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from molmtl.data.structure import Structure
 from molmtl.data.validation import InvalidFileError, InvalidStructureError
 
@@ -137,3 +139,33 @@ def match_labels(
                 found.add(label)
                 break
     return values
+
+
+def labelled_structure(
+    atoms: Any, values: Mapping[str, Any], factors: Mapping[str, float], **metadata: Any
+) -> Structure:
+    """Build a :class:`Structure` from ASE ``atoms`` and the label ``values`` matched for them.
+
+    ``factors`` converts the file's units to molmtl's (keys ``length``, ``energy``,
+    ``forces``, ``dipole`` and ``stress``; charges are taken in e). ``metadata`` passes
+    ``weight``, ``config_type``, ``molecule`` and ``spin_multiplicity`` through.
+    """
+    def scaled(label: str, factor: float) -> Any:
+        value = values.get(label)
+        return None if value is None else np.asarray(value, dtype=np.float64) * factor
+
+    length = factors["length"]
+    total_charge = values.get("total_charge")
+    return Structure(
+        numbers=atoms.numbers,
+        positions=atoms.positions * length,
+        cell=atoms.cell.array * length,
+        pbc=atoms.pbc,
+        total_charge=0.0 if total_charge is None else total_charge,
+        energy=scaled("energy", factors["energy"]),
+        forces=scaled("forces", factors["forces"]),
+        dipole=scaled("dipole", factors["dipole"]),
+        charges=scaled("charges", 1.0),
+        stress=scaled("stress", factors["stress"]),
+        **metadata,
+    )
