@@ -9,7 +9,7 @@ Graph conventions (torch-geometric ``Data`` / ``Batch``):
 * ``edge_index[0]`` is the centre atom ``i`` and ``edge_index[1]`` its neighbour ``j``.
   The list is *full*: every pair appears as ``(i, j)`` and ``(j, i)``.
 * The edge vector points from ``i`` to ``j``:
-  ``r_ij = pos[j] - pos[i] + shifts @ cell``, where ``shifts`` holds the integer lattice
+  ``r_ij = pos[j] - pos[i] + shifts @ cell``, where ``shifts`` contains the integer lattice
   translations (stored as floats) and ``cell`` is the structure's cell (rows are lattice
   vectors, Å). Keeping integer shifts, not Cartesian ones, lets a strain applied to the cell
   reach the edge vectors, which is how the stress is computed.
@@ -59,7 +59,7 @@ def mask_key(name: str) -> str:
 
 @dataclass(frozen=True)
 class LabelSpec:
-    """Where a label lives and in which unit it is stored."""
+    """Storage level (per atom or per structure), trailing shape and unit of one label."""
 
     name: str
     per: Literal["atom", "structure"]

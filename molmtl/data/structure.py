@@ -17,7 +17,7 @@ from molmtl.data.validation import InvalidStructureError, check_shape, stress_to
 if TYPE_CHECKING:
     from ase import Atoms
 
-#: Where :meth:`Structure.from_atoms` looks for each label by default, after the calculator.
+#: Default info or arrays key of each label, read by :meth:`Structure.from_atoms` after the calculator.
 DEFAULT_KEYS: dict[str, str] = {
     "energy": "energy",
     "forces": "forces",
@@ -182,7 +182,7 @@ class Structure:
     def to_atoms(self) -> Atoms:
         """Return ASE ``Atoms`` with the labels in a ``SinglePointCalculator`` and in info/arrays.
 
-        The calculator holds ``energy``, ``forces``, ``stress`` (6 Voigt components),
+        The calculator contains ``energy``, ``forces``, ``stress`` (6 Voigt components),
         ``dipole`` and ``charges``. The same labels are copied to ``info`` (energy, dipole,
         stress as 3x3) and ``arrays`` (forces, charges) under the names ``REF_<label>``,
         so that they survive writing to extxyz next to the calculator's values.

@@ -5,7 +5,7 @@ DDP) contains nothing specific to molecules, proteins or patients. A domain plug
 
 * one :class:`Task` per objective: it turns model outputs and a batch into a masked loss
   and error sums; and
-* one :class:`MultiTaskProblem`: it runs the model on a batch and says which parameters are
+* one :class:`MultiTaskProblem`: it runs the model on a batch and names the parameters that are
   shared by all tasks (for the gradient diagnostics and GradNorm).
 """
 
@@ -53,7 +53,7 @@ class Task(ABC):
 
         The trainer calls this before training and raises if a task with a positive weight
         has no labels. Domains override it with a cheap count (for example from presence
-        masks stored in the file); the default says "unknown" with -1 and skips the check.
+        masks stored in the file); the default returns -1 ("unknown") and the check is skipped.
         """
         return -1
 

@@ -32,7 +32,7 @@ def shared_data_root() -> Path:
     root = Path(configured) if configured else REPO_ROOT.parent / "shared" / "data"
     if not root.is_dir():
         raise FileNotFoundError(
-            f"dataset folder {root} not found; set MOLMTL_SHARED_DATA to the folder that holds md_energy_forces/"
+            f"dataset folder {root} not found; set MOLMTL_SHARED_DATA to the folder that contains md_energy_forces/"
         )
     return root
 

@@ -157,7 +157,7 @@ class AseDbImporter(Importer):
             ) from error
 
     def _spin_offset(self, database: Any, first: Any) -> int:
-        """Return 1 when the spin field holds 2S (some value is 0), else 0.
+        """Return 1 when the spin field contains 2S (some value is 0), else 0.
 
         The file is scanned unless the first value is already 0.
         """

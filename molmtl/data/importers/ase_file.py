@@ -3,7 +3,7 @@
 Labels are looked up by key in ``atoms.info`` (per-structure), ``atoms.arrays`` (per-atom)
 and the results of the calculator that ASE attaches while reading (extxyz moves ``energy``,
 ``forces``, ``stress`` and a few more there). Values are taken in eV, Å, e·Å unless the
-unit options say otherwise. Dipoles are stored as given unless the options declare them
+unit options set other units. Dipoles are stored as given unless the options declare them
 about the origin (``dipole_reference="origin"``), in which case the conversion moves those of
 charged structures to the centre of mass.
 """

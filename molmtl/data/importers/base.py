@@ -100,7 +100,7 @@ class Importer(ABC):
     def require_keys_found(self, available: Mapping[str, object], found: set[str], where: str) -> None:
         """Raise :class:`InvalidFileError` if a key requested by the user matched nothing in the file.
 
-        ``found`` holds the requested labels whose key matched at least one structure, and
+        ``found`` contains the requested labels whose key matched at least one structure, and
         ``available`` the names the file has (printed in the message).
         """
         for label in KEYED_LABELS:
