@@ -132,14 +132,15 @@ def predict(
     from torch_geometric.data import Batch
     from tqdm.auto import tqdm
 
-    from molmtl.calculators.ase_calculator import _model_cutoff, load_for_inference, model_dtype
+    from molmtl.calculators.ase_calculator import load_for_inference
+    from molmtl.calculators.evaluators import model_cutoff, model_dtype
     from molmtl.calculators.validation import check_atoms, total_charge_of
     from molmtl.data.neighbors import atoms_to_data
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     model = load_for_inference(model, device, dtype)
-    cutoff = _model_cutoff(model)
+    cutoff = model_cutoff(model)
     float_dtype = model_dtype(model)
     atoms_list = _as_atoms_list(structures)
     known = getattr(getattr(model, "config", None), "atomic_numbers", None)

@@ -19,4 +19,5 @@ done
 if [ "$marker_given" -eq 0 ]; then
     set -- -m "not slow" "$@"
 fi
-exec .venv/bin/python -m pytest -n 2 "$@"
+# loadgroup keeps tests marked with one xdist_group on one worker (the compiled-model tests share a package).
+exec .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"

@@ -13,26 +13,17 @@ import numpy as np
 import torch
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
+from molmtl.calculators.evaluators import CompiledEvaluator, EagerEvaluator, is_compiled_path
 from molmtl.calculators.skin_neighbors import SkinNeighborList
 from molmtl.calculators.validation import check_atoms, total_charge_of
 
 if TYPE_CHECKING:
     from ase import Atoms
-    from torch_geometric.data import Data
+
+    from molmtl.nn.aot import CompiledModel
 
 #: Name of the extra state change reported when ``atoms.info["charge"]`` changes.
 CHARGE_CHANGE = "charge"
-
-
-def _model_cutoff(model: torch.nn.Module) -> float:
-    """Return the model's radial cutoff in Å."""
-    config = getattr(model, "config", None)
-    cutoff = getattr(config, "cutoff", None)
-    if cutoff is None:
-        cutoff = getattr(model, "cutoff", None)
-    if cutoff is None:
-        raise TypeError(f"{type(model).__name__} has no cutoff (expected model.config.cutoff); pass a MolMTLModel")
-    return float(cutoff)
 
 
 def load_for_inference(
@@ -56,32 +47,30 @@ def load_for_inference(
     return model.eval()
 
 
-def model_dtype(model: torch.nn.Module) -> torch.dtype:
-    """Return the floating-point dtype of the model's parameters (float64 for a model without any)."""
-    for parameter in model.parameters():
-        if parameter.is_floating_point():
-            return parameter.dtype
-    return torch.float64
-
-
 class MolMTLCalculator(Calculator):
     """ASE calculator that evaluates a molmtl model on one structure.
 
     Args:
-        model_or_path: a :class:`~molmtl.nn.model.MolMTLModel` or the path of a saved model.
-        device: torch device for the evaluation, for example ``"cpu"`` or ``"cuda"``.
+        model_or_path: a :class:`~molmtl.nn.model.MolMTLModel`, the path of a saved
+            ``model.pt``, or the path of a compiled ``.pt2`` package (``molmtl compile``;
+            several times faster for small molecules, see :mod:`molmtl.nn.aot`).
+        device: torch device for the evaluation, for example ``"cpu"`` or ``"cuda"``. A
+            compiled package runs on the device it was compiled for.
         dtype: cast the model to this dtype (``torch.float64`` for MD and tests of
-            conservation); ``None`` keeps the model's own dtype.
+            conservation); ``None`` keeps the model's own dtype. A compiled package keeps
+            the dtype it was compiled with.
         skin: Verlet skin in Å added to the model cutoff. The neighbour list is searched
             again only when an atom moved more than ``skin / 2`` or the cell changed.
             ``0`` searches at every new geometry.
 
     The total charge is ``atoms.info["charge"]`` (e, default 0). Stress is available only for
-    structures that are periodic in all three directions, and is then computed with the
-    forces. Results belong to one state of
-    the atoms: a change of positions, numbers, cell, pbc or total charge discards them, and
-    a property asked for later on an unchanged state is computed only if it is missing.
-    ``evaluation_count`` counts the model evaluations.
+    structures that are periodic in all three directions. The eager model computes it when
+    it is asked for, and from then on with every evaluation (as an NPT integrator asks for
+    it at every step), so plain MD pays nothing for it; a compiled package computes it with
+    every evaluation. Results belong to one state of the atoms: a change of positions,
+    numbers, cell, pbc or total charge discards them, and a property asked for later on an
+    unchanged state is computed only if it is missing. ``evaluation_count`` counts the model
+    evaluations.
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress", "dipole", "charges"]
@@ -89,19 +78,25 @@ class MolMTLCalculator(Calculator):
 
     def __init__(
         self,
-        model_or_path: torch.nn.Module | str | os.PathLike[str],
+        model_or_path: torch.nn.Module | CompiledModel | str | os.PathLike[str],
         device: str | torch.device = "cpu",
         dtype: torch.dtype | None = None,
         skin: float = 1.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.device = torch.device(device)
-        self.model = load_for_inference(model_or_path, self.device, dtype)
-        self.dtype = model_dtype(self.model)
-        self.cutoff = _model_cutoff(self.model)
-        self.neighbors = SkinNeighborList(self.cutoff, skin)
+        self.evaluator = make_evaluator(model_or_path, torch.device(device), dtype)
+        self.device = self.evaluator.device
+        self.dtype = self.evaluator.dtype
+        self.cutoff = self.evaluator.cutoff
+        self.neighbors = SkinNeighborList(self.cutoff, skin, half=self.evaluator.half_list)
         self.evaluation_count = 0
+        self._stress_requested = False
+
+    @property
+    def model(self) -> torch.nn.Module | None:
+        """The eager model, or ``None`` for a compiled package."""
+        return getattr(self.evaluator, "model", None)
 
     def check_state(self, atoms: Atoms, tol: float = 1e-15) -> list[str]:
         """Return ASE's list of changes since the last evaluation, plus ``"charge"`` when the total charge changed."""
@@ -118,10 +113,8 @@ class MolMTLCalculator(Calculator):
     ) -> None:
         """Evaluate the model on ``atoms`` and store the requested properties in ``self.results``.
 
-        Energy, per-atom energies, forces, dipole and charges come from one evaluation. For a
-        structure periodic in all three directions the stress comes from the same evaluation
-        (the strain derivative shares the backward pass with the forces), so NPT steps cost
-        one evaluation.
+        Energy, per-atom energies, forces, dipole and charges come from one evaluation, and so
+        does the stress once it has been asked for (see the class docstring).
         """
         properties = ["energy"] if properties is None else list(properties)
         if atoms is not None:
@@ -131,65 +124,39 @@ class MolMTLCalculator(Calculator):
         atoms = self.atoms
         check_atoms(atoms)
 
-        if "stress" in properties and not atoms.pbc.all():
-            raise PropertyNotImplementedError(
-                f"stress needs a structure periodic in all three directions, got pbc={atoms.pbc.tolist()}"
-            )
+        if "stress" in properties:
+            if not atoms.pbc.all():
+                raise PropertyNotImplementedError(
+                    f"stress needs a structure periodic in all three directions, got pbc={atoms.pbc.tolist()}"
+                )
+            self._stress_requested = True
         if system_changes:
             self.results = {}
-        want_stress = bool(atoms.pbc.all())
-
-        batch = self._build_batch(atoms)
-        with torch.enable_grad():
-            outputs = self.model(batch, compute_forces=True, compute_stress=want_stress)
-        self.evaluation_count += 1
-        self.results.update(self._convert(outputs, want_stress))
-
-    def _build_batch(self, atoms: Atoms) -> Data:
-        """Convert ``atoms`` to a one-graph batch with the skin neighbour list.
-
-        The ``Data`` gets an all-zero ``batch`` vector directly: ``Batch.from_data_list`` on a
-        single graph gives the same tensors and took about 13 % of a small molecule's MD step.
-        """
-        from torch_geometric.data import Data
-
-        from molmtl.data import keys
-
+        want_stress = self._stress_requested and bool(atoms.pbc.all())
         cell = atoms.cell.array if atoms.pbc.any() else np.zeros((3, 3))
         edge_index, shifts = self.neighbors.update(atoms.positions, cell, atoms.pbc)
-        data = Data()
-        data[keys.POSITIONS] = torch.as_tensor(atoms.positions, dtype=self.dtype)
-        data[keys.ATOMIC_NUMBERS] = torch.as_tensor(atoms.numbers.astype(np.int64))
-        data[keys.CELL] = torch.as_tensor(cell, dtype=self.dtype).reshape(1, 3, 3)
-        data[keys.PBC] = torch.as_tensor(atoms.pbc.copy()).reshape(1, 3)
-        data[keys.TOTAL_CHARGE] = torch.tensor([total_charge_of(atoms)], dtype=self.dtype)
-        data[keys.EDGE_INDEX] = torch.from_numpy(edge_index)
-        data[keys.SHIFTS] = torch.from_numpy(shifts).to(self.dtype)
-        data[keys.WEIGHT] = torch.ones(1, dtype=self.dtype)
-        data[keys.SPIN_MULTIPLICITY] = torch.tensor([int(atoms.info.get("spin_multiplicity", 0) or 0)])
-        data.batch = torch.zeros(len(atoms), dtype=torch.long)
-        return data.to(self.device)
+        self.results.update(self.evaluator.evaluate(atoms, cell, edge_index, shifts, want_stress))
+        self.evaluation_count += 1
 
-    @staticmethod
-    def _convert(outputs: dict[str, torch.Tensor], with_stress: bool) -> dict[str, Any]:
-        """Turn the model's output tensors for one graph into ASE results (numpy, float64)."""
 
-        def numpy(name: str) -> np.ndarray:
-            return outputs[name].detach().cpu().to(torch.float64).numpy()
+def make_evaluator(
+    model_or_path: torch.nn.Module | CompiledModel | str | os.PathLike[str], device: torch.device, dtype: torch.dtype | None
+) -> EagerEvaluator | CompiledEvaluator:
+    """Return the evaluator for a model, a ``model.pt`` path, a ``.pt2`` path or a loaded package."""
+    from molmtl.nn.aot import CompiledModel
 
-        energy = float(numpy("energy").reshape(-1)[0])
-        results: dict[str, Any] = {
-            "energy": energy,
-            "free_energy": energy,
-            "energies": numpy("node_energy").reshape(-1),
-            "forces": numpy("forces").reshape(-1, 3),
-        }
-        if "dipole" in outputs:
-            results["dipole"] = numpy("dipole").reshape(3)
-        if "charges" in outputs:
-            results["charges"] = numpy("charges").reshape(-1)
-        if with_stress:
-            from ase.stress import full_3x3_to_voigt_6_stress
-
-            results["stress"] = full_3x3_to_voigt_6_stress(numpy("stress").reshape(3, 3))
-        return results
+    if is_compiled_path(model_or_path):
+        model_or_path = CompiledModel(model_or_path)  # type: ignore[arg-type]
+    if isinstance(model_or_path, CompiledModel):
+        if dtype is not None and dtype != model_or_path.dtype:
+            raise ValueError(
+                f"{model_or_path.path} was compiled for {model_or_path.dtype}, not {dtype}; "
+                f"compile the model again with 'molmtl compile --dtype {str(dtype).removeprefix('torch.')}'"
+            )
+        if device.type != model_or_path.device.type:
+            raise ValueError(
+                f"{model_or_path.path} was compiled for the device '{model_or_path.device.type}', not "
+                f"'{device.type}'; compile the model again with --device {device.type}"
+            )
+        return CompiledEvaluator(model_or_path)
+    return EagerEvaluator(load_for_inference(model_or_path, device, dtype), device)

@@ -9,6 +9,11 @@ can differ; it is sorted by ``i``, then ``j``, then shift).
 
 The cell is not part of that argument, so the list is rebuilt whenever the cell, the
 periodic directions or the atoms (count or atomic numbers) change.
+
+With ``half=True`` the list holds one entry per pair: ``(i, j, S)`` is kept and its reverse
+``(j, i, -S)`` dropped when ``i < j``, or when ``i == j`` and the first non-zero component of
+``S`` is positive. Distances are symmetric in floating point (the reverse vector is the exact
+negative), so the filter keeps or drops both directions of a pair together.
 """
 
 from __future__ import annotations
@@ -34,17 +39,18 @@ class _Reference:
 class SkinNeighborList:
     """Neighbour list within ``cutoff`` (Å) that is rebuilt only when an atom moved more than ``skin / 2``.
 
-    ``skin = 0`` rebuilds on every position change. ``rebuild_count`` counts the full
-    searches, which is what the skin saves.
+    ``skin = 0`` rebuilds on every position change. ``half`` keeps one entry per pair (see the
+    module docstring). ``rebuild_count`` counts the full searches, which is what the skin saves.
     """
 
-    def __init__(self, cutoff: float, skin: float = 1.0) -> None:
+    def __init__(self, cutoff: float, skin: float = 1.0, half: bool = False) -> None:
         if not cutoff > 0:
             raise ValueError(f"cutoff must be positive, got {cutoff} Angstrom")
         if not skin >= 0:
             raise ValueError(f"skin must be zero or positive, got {skin} Angstrom")
         self.cutoff = float(cutoff)
         self.skin = float(skin)
+        self.half = bool(half)
         self.rebuild_count = 0
         self._reference: _Reference | None = None
 
@@ -75,6 +81,8 @@ class SkinNeighborList:
         pbc = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,)).copy()
         if self.needs_rebuild(positions, cell, pbc):
             edge_index, shifts = neighbor_list(positions, cell, pbc, self.cutoff + self.skin)
+            if self.half:
+                edge_index, shifts = _one_direction(edge_index, shifts)
             order = np.lexsort((shifts[:, 2], shifts[:, 1], shifts[:, 0], edge_index[1], edge_index[0]))
             self._reference = _Reference(positions.copy(), cell.copy(), pbc, edge_index[:, order], shifts[order])
             self.rebuild_count += 1
@@ -88,3 +96,13 @@ class SkinNeighborList:
         vectors = positions[j] - positions[i] + reference.shifts @ reference.cell
         keep = np.einsum("ij,ij->i", vectors, vectors) < self.cutoff**2
         return reference.edge_index[:, keep], reference.shifts[keep]
+
+
+def _one_direction(edge_index: np.ndarray, shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keep one of the two directions of every pair of a full list (see the module docstring)."""
+    i, j = edge_index
+    nonzero = shifts != 0
+    first = np.argmax(nonzero, axis=1)
+    leading = shifts[np.arange(len(shifts)), first]
+    keep = (i < j) | ((i == j) & (leading > 0))
+    return edge_index[:, keep], shifts[keep]

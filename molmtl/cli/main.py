@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("molmtl.cli.train", "train a multi-task potential from a YAML config"),
     "eval": ("molmtl.cli.eval", "evaluate a model on a molmtl HDF5 file"),
     "predict": ("molmtl.cli.predict", "predict energies, forces and dipoles for extxyz, HDF5 or SMILES input"),
+    "compile": ("molmtl.cli.compile", "compile a model.pt into an AOTInductor .pt2 package for fast MD"),
     "md": ("molmtl.cli.md", "run NVE, NVT or NPT molecular dynamics with a trained model"),
     "ir": ("molmtl.cli.ir", "infrared spectrum from the dipole time series of an MD trajectory"),
     "main-job": ("molmtl.cli.main_job", "train, evaluate, run MD and an IR spectrum on the embedded dataset"),

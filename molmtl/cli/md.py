@@ -10,7 +10,9 @@ DTYPES = ("float32", "float64")
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the MD options to ``parser``."""
-    parser.add_argument("model", help="model file written by molmtl train (model.pt)")
+    parser.add_argument(
+        "model", help="model file written by molmtl train (model.pt), or a package from molmtl compile (.pt2)"
+    )
     parser.add_argument("structure", help="start structure in any format ASE reads (extxyz, xyz, cif, ...)")
     parser.add_argument("--index", type=int, default=0, help="frame of STRUCTURE to start from (default: 0)")
 

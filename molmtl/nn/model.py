@@ -11,7 +11,7 @@ from molmtl.data import keys
 from molmtl.nn.config import ModelConfig
 from molmtl.nn.elements import ElementTable
 from molmtl.nn.encoder import Encoder
-from molmtl.nn.geometry import build_geometry, check_finite_positions, check_min_distance, pair_edges, MIN_EDGES_TO_PAIR
+from molmtl.nn.geometry import EdgePairs, build_geometry, check_finite_positions, check_min_distance, pair_edges, MIN_EDGES_TO_PAIR
 from molmtl.nn.gradients import energy_gradients
 from molmtl.nn.heads.base import HeadContext
 from molmtl.nn.heads.charges import ChargesHead
@@ -90,6 +90,44 @@ class MolMTLModel(nn.Module):
         """
         self.__dict__["_compiled_encoder"] = torch.compile(self.encoder, dynamic=True, **options)
 
+    def readout(
+        self,
+        element: torch.Tensor,
+        positions: torch.Tensor,
+        vectors: torch.Tensor,
+        lengths: torch.Tensor,
+        edge_index: torch.Tensor,
+        pairs: EdgePairs | None,
+        batch: torch.Tensor,
+        total_charge: torch.Tensor,
+        num_atoms: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """Run the encoder and the heads on prepared edges; return the head outputs (no derivatives).
+
+        ``element`` [N] are element indices, ``vectors`` [E, 3] and ``lengths`` [E, 1] the edge
+        vectors ``r_j - r_i`` (Å) of ``edge_index`` [2, E] (receiver ``i`` first), ``batch`` [N]
+        the structure of each atom, and ``total_charge`` and ``num_atoms`` [B] are float64.
+        :meth:`forward` and :class:`~molmtl.nn.inference_core.InferenceCore` both call this.
+        """
+        compiled = self.__dict__["_compiled_encoder"]
+        encoder = compiled if compiled is not None and not self.training else self.encoder
+        features, envelope = encoder(element, vectors, lengths, edge_index, pairs)
+        coordination = torch.zeros(element.shape[0], dtype=torch.float64, device=element.device)
+        coordination = coordination.index_add(0, edge_index[0], envelope.squeeze(-1).to(torch.float64))
+        context = HeadContext(
+            positions=positions,
+            element=element,
+            batch=batch,
+            num_graphs=total_charge.shape[0],
+            total_charge=total_charge,
+            num_atoms=num_atoms,
+            coordination=coordination,
+        )
+        outputs: dict[str, torch.Tensor] = {}
+        for head in self.heads.values():
+            outputs.update(head(features, context, outputs))
+        return outputs
+
     def forward(
         self, data: Any, compute_forces: bool = True, compute_stress: bool = False
     ) -> dict[str, torch.Tensor]:
@@ -125,26 +163,20 @@ class MolMTLModel(nn.Module):
         check_min_distance(geometry.lengths, edge_index, batch, ptr, self.config.min_distance)
 
         pairs = pair_edges(edge_index, shifts, num_atoms_total, self.min_edges_to_pair)
-        compiled = self.__dict__["_compiled_encoder"]
-        encoder = compiled if compiled is not None and not self.training else self.encoder
-        features, envelope = encoder(element, geometry.vectors, geometry.lengths, edge_index, pairs)
-        coordination = torch.zeros(num_atoms_total, dtype=torch.float64, device=numbers.device)
-        coordination = coordination.index_add(0, edge_index[0], envelope.squeeze(-1).to(torch.float64))
         total_charge = getattr(data, keys.TOTAL_CHARGE, None)
         if total_charge is None:
             total_charge = torch.zeros(num_graphs, dtype=torch.float64, device=numbers.device)
-        context = HeadContext(
-            positions=geometry.positions,
-            element=element,
-            batch=batch,
-            num_graphs=num_graphs,
-            total_charge=total_charge.reshape(num_graphs).to(torch.float64),
-            num_atoms=num_atoms.to(torch.float64),
-            coordination=coordination,
+        outputs = self.readout(
+            element,
+            geometry.positions,
+            geometry.vectors,
+            geometry.lengths,
+            edge_index,
+            pairs,
+            batch,
+            total_charge.reshape(num_graphs).to(torch.float64),
+            num_atoms.to(torch.float64),
         )
-        outputs: dict[str, torch.Tensor] = {}
-        for head in self.heads.values():
-            outputs.update(head(features, context, outputs))
 
         if compute_forces or compute_stress:
             outputs.update(

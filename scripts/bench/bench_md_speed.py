@@ -25,7 +25,7 @@ import statistics
 import sys
 
 from common import WORK_ROOT, add_common_arguments, available_codes, format_table, header, ratio_summary, run_worker, write_json
-from models import VARIANTS, ensure_nequip_aotinductor, load_or_train
+from models import VARIANTS, ensure_molmtl_aot, ensure_nequip_aotinductor, load_or_train
 
 #: Timed steps per system (full run); quick runs divide by 4.
 STEPS = {"ethanol": 200, "3bpa": 100, "water192": 20, "water1536": 4}
@@ -42,7 +42,7 @@ def main() -> int:
     parser.add_argument("--systems", nargs="+", default=None, help="ethanol, 3bpa, water<N> (default: all four)")
     parser.add_argument("--repeats", type=int, default=None, help="repetitions of the A, B, C sequence (default 3, quick 2)")
     parser.add_argument("--train-budget", type=float, default=60.0, help="seconds to train a missing model (default 60)")
-    parser.add_argument("--no-aotinductor", action="store_true", help="skip NequIP's AOTInductor variant")
+    parser.add_argument("--no-aotinductor", action="store_true", help="skip the AOTInductor variants of NequIP and molmtl")
     parser.add_argument(
         "--compiled", action="store_true",
         help="also time molmtl and MACE with torch.compile (float32-compile); each process compiles for minutes",
@@ -65,7 +65,9 @@ def main() -> int:
         manifests[dataset] = load_or_train(name, dataset, codes, args.train_budget, args.threads, quick=True)
         if "nequip" in codes and not args.no_aotinductor:
             ensure_nequip_aotinductor(name, args.threads)
-            manifests[dataset] = load_or_train(name, dataset, codes, args.train_budget, args.threads, quick=True)
+        if "molmtl" in codes and not args.no_aotinductor:
+            ensure_molmtl_aot(name, args.threads)
+        manifests[dataset] = load_or_train(name, dataset, codes, args.train_budget, args.threads, quick=True)
 
     payload = {**header(sys.argv, codes), "repeats": repeats, "runs": [], "ratios": []}
     groups = {dataset: [system for system in systems if model_set_for(system) == dataset] for dataset in manifests}

@@ -23,10 +23,10 @@ import sys
 import numpy as np
 
 from common import WORK_ROOT, add_common_arguments, available_codes, format_table, header, run_worker, write_json
-from models import ensure_nequip_aotinductor, load_or_train
+from models import ensure_molmtl_aot, ensure_nequip_aotinductor, load_or_train
 
 SIZES = [96, 192, 384, 768, 1536, 3072, 6144, 12000]
-DEFAULT_VARIANTS = {"molmtl": "float32", "mace": "float32", "nequip": "aotinductor"}
+DEFAULT_VARIANTS = {"molmtl": "aot-float32", "mace": "float32", "nequip": "aotinductor"}
 
 
 def fit_exponent(sizes: list[float], values: list[float], minimum_size: float = 0.0) -> float | None:
@@ -44,7 +44,7 @@ def main() -> int:
     parser.add_argument("--max-atoms", type=int, default=None, help="largest box (default 12000, quick 1536)")
     parser.add_argument(
         "--variant", action="append", default=[], metavar="CODE=VARIANT",
-        help="inference variant per code (default molmtl=float32, mace=float32, nequip=aotinductor)",
+        help="inference variant per code (default molmtl=aot-float32, mace=float32, nequip=aotinductor)",
     )
     parser.add_argument("--train-budget", type=float, default=60.0, help="seconds to train a missing model (default 60)")
     args = parser.parse_args()
@@ -61,7 +61,9 @@ def main() -> int:
     manifest = load_or_train(name, "ethanol", codes, args.train_budget, args.threads, quick=True)
     if "nequip" in codes and variants["nequip"] == "aotinductor":
         ensure_nequip_aotinductor(name, args.threads)
-        manifest = load_or_train(name, "ethanol", codes, args.train_budget, args.threads, quick=True)
+    if "molmtl" in codes and variants["molmtl"].startswith("aot-"):
+        ensure_molmtl_aot(name, args.threads)
+    manifest = load_or_train(name, "ethanol", codes, args.train_budget, args.threads, quick=True)
 
     payload = {**header(sys.argv, codes), "variants": variants, "runs": [], "fits": []}
     failed: set[str] = set()

@@ -19,7 +19,7 @@ from systems import prepare_split
 
 #: Inference variants measured for each code; the first is the one used for accuracy.
 VARIANTS = {
-    "molmtl": ("float64", "float32"),
+    "molmtl": ("float64", "float32", "aot-float64", "aot-float32"),
     "mace": ("float64", "float32"),
     "nequip": ("eager", "aotinductor"),
 }
@@ -52,7 +52,8 @@ def variant_paths(result: TrainResult) -> dict[str, str]:
         paths = {"eager": str(result.model_path)}
         paths.update({name: str(path) for name, path in result.extra_models.items()})
         return paths
-    return {variant: str(result.model_path) for variant in VARIANTS[result.code]}
+    # Compiled variants (molmtl's aot-*) get their files from ensure_molmtl_aot.
+    return {variant: str(result.model_path) for variant in VARIANTS[result.code] if not variant.startswith("aot-")}
 
 
 def manifest_path(name: str) -> Path:
@@ -112,4 +113,29 @@ def ensure_nequip_aotinductor(manifest_name: str, threads: int) -> None:
         return
     print(f"[bench] compiling NequIP ({manifest_name}) with AOTInductor; this takes minutes", flush=True)
     entry["variants"]["aotinductor"] = str(compile_nequip(Path(entry["variants"]["eager"]), threads))
+    path.write_text(json.dumps(manifest, indent=2))
+
+
+def ensure_molmtl_aot(manifest_name: str, threads: int) -> None:
+    """Compile the molmtl model of a model set with AOTInductor (``molmtl compile``) once per dtype and record it."""
+    import torch
+
+    from molmtl import load_model
+    from molmtl.nn.aot import compile_model
+
+    path = manifest_path(manifest_name)
+    manifest = json.loads(path.read_text())
+    entry = manifest["codes"].get("molmtl")
+    if entry is None:
+        return
+    torch.set_num_threads(threads)
+    source = Path(entry["model_path"])
+    for variant in (name for name in VARIANTS["molmtl"] if name.startswith("aot-")):
+        target = source.with_name(f"model_{variant}.pt2")
+        if variant in entry["variants"] and target.exists():
+            continue
+        dtype = getattr(torch, variant.removeprefix("aot-"))
+        print(f"[bench] compiling molmtl ({manifest_name}, {variant}) with AOTInductor", flush=True)
+        compile_model(load_model(source), target, dtype=dtype)
+        entry["variants"][variant] = str(target)
     path.write_text(json.dumps(manifest, indent=2))

@@ -1,7 +1,7 @@
 """Train and compile the models that bench_md_speed.py and bench_scaling.py time.
 
-Running this ahead of the timed benchmarks keeps the minutes of training and of NequIP's
-AOTInductor compilation out of the measurement window. The benchmarks reuse the models.
+Running this ahead of the timed benchmarks keeps the minutes of training and of the
+AOTInductor compilation (NequIP's and molmtl's) out of the measurement window. The benchmarks reuse the models.
 
     .venv/bin/python scripts/bench/prepare_speed_models.py --train-budget 60
 """
@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from common import available_codes
-from models import ensure_nequip_aotinductor, load_or_train
+from models import ensure_molmtl_aot, ensure_nequip_aotinductor, load_or_train
 
 
 def main() -> int:
@@ -28,6 +28,8 @@ def main() -> int:
         load_or_train(name, dataset, codes, args.train_budget, args.threads, quick=True)
         if "nequip" in codes:
             ensure_nequip_aotinductor(name, args.threads)
+        if "molmtl" in codes:
+            ensure_molmtl_aot(name, args.threads)
         print(f"[bench] model set {name} ready", flush=True)
     return 0
 

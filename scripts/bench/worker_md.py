@@ -44,7 +44,8 @@ def _peak_rss_mib() -> float:
 def build_calculator(code: str, model: str, variant: str):
     """Return the ASE calculator of ``code`` for the model file ``model``.
 
-    ``variant`` selects the configuration: for molmtl and MACE ``float32`` or ``float64``,
+    ``variant`` selects the configuration: for molmtl ``aot-float32`` or ``aot-float64`` (a
+    ``.pt2`` package from ``molmtl compile``), and for molmtl and MACE ``float32`` or ``float64``,
     optionally with ``-compile`` (molmtl's ``compile_encoder()``, MACE's torch.compile
     mode; both compile for minutes on the first call); for NequIP ``aotinductor`` (a
     ``.nequip.pt2`` file from ``nequip-compile --mode aotinductor --target ase``) or ``eager``
@@ -55,6 +56,9 @@ def build_calculator(code: str, model: str, variant: str):
 
         from molmtl import MolMTLCalculator
 
+        if variant.startswith("aot-"):
+            # A .pt2 package from molmtl compile; it runs in the dtype it was compiled for.
+            return MolMTLCalculator(model)
         dtype_name, _, compiled = variant.partition("-")
         calculator = MolMTLCalculator(model, dtype={"float32": torch.float32, "float64": torch.float64}[dtype_name])
         if compiled == "compile":
