@@ -63,9 +63,18 @@ class EagerEvaluator:
         self.cutoff = model_cutoff(model)
 
     def evaluate(
-        self, atoms: Atoms, cell: np.ndarray, edge_index: np.ndarray, shifts: np.ndarray, want_stress: bool
+        self,
+        atoms: Atoms,
+        cell: np.ndarray,
+        edge_index: np.ndarray,
+        shifts: np.ndarray,
+        squared_lengths: np.ndarray,
+        want_stress: bool,
     ) -> dict[str, Any]:
-        """Return ASE results for ``atoms``; ``stress`` only when ``want_stress``."""
+        """Return ASE results for ``atoms``; ``stress`` only when ``want_stress``.
+
+        ``squared_lengths`` is not used: the model checks distances itself.
+        """
         data = self._build_data(atoms, cell, edge_index, shifts)
         with torch.enable_grad():
             outputs = self.model(data, compute_forces=True, compute_stress=want_stress)
@@ -112,11 +121,21 @@ class CompiledEvaluator:
         self.device = compiled.device
         self.dtype = compiled.dtype
         self.cutoff = compiled.cutoff
+        self._elements: tuple[np.ndarray, torch.Tensor] | None = None
 
     def evaluate(
-        self, atoms: Atoms, cell: np.ndarray, edge_index: np.ndarray, shifts: np.ndarray, want_stress: bool
+        self,
+        atoms: Atoms,
+        cell: np.ndarray,
+        edge_index: np.ndarray,
+        shifts: np.ndarray,
+        squared_lengths: np.ndarray,
+        want_stress: bool,
     ) -> dict[str, Any]:
-        """Return ASE results for ``atoms``; the stress is included for fully periodic cells."""
+        """Return ASE results for ``atoms``; the stress is included for fully periodic cells.
+
+        ``squared_lengths`` (Å^2) of the pairs are used for the closest-pair check.
+        """
         from molmtl.nn.aot import MIN_ATOMS, MIN_PAIRS
 
         if len(atoms) < MIN_ATOMS:
@@ -124,37 +143,45 @@ class CompiledEvaluator:
                 f"a compiled model needs at least {MIN_ATOMS} atoms, got {len(atoms)}; "
                 "use the model.pt file for single atoms"
             )
-        element = self.compiled.element_indices(atoms.numbers)
-        positions = atoms.positions
-        self._check_distances(positions, cell, edge_index, shifts)
+        element = self._element_indices(atoms.numbers)
+        self._check_distances(edge_index, squared_lengths)
         if edge_index.shape[1] < MIN_PAIRS:
             edge_index, shifts, cell = _pad_pairs(edge_index, shifts, MIN_PAIRS, self.cutoff, cell)
-        device, dtype = self.device, self.dtype
-        outputs = self.compiled(
-            torch.as_tensor(positions, dtype=dtype).to(device),
-            torch.from_numpy(element).to(device),
-            torch.from_numpy(np.ascontiguousarray(edge_index)).to(device),
-            torch.as_tensor(shifts, dtype=dtype).to(device),
-            torch.as_tensor(cell, dtype=dtype).to(device),
-            torch.tensor([total_charge_of(atoms)], dtype=torch.float64).to(device),
-        )
+        dtype = self.dtype
+        inputs = [
+            torch.as_tensor(atoms.positions, dtype=dtype),
+            element,
+            torch.from_numpy(edge_index),
+            torch.as_tensor(shifts, dtype=dtype),
+            torch.as_tensor(cell, dtype=dtype),
+            torch.tensor([total_charge_of(atoms)], dtype=torch.float64),
+        ]
+        if self.device.type != "cpu":
+            inputs = [tensor.to(self.device) for tensor in inputs]
+        outputs = self.compiled(*inputs)
         stress = None
         if atoms.pbc.all():
             stress = -_to_numpy(outputs["virial"]) / abs(np.linalg.det(cell))
         return _results(outputs, stress)
 
-    def _check_distances(self, positions: np.ndarray, cell: np.ndarray, edge_index: np.ndarray, shifts: np.ndarray) -> None:
+    def _element_indices(self, numbers: np.ndarray) -> torch.Tensor:
+        """Return the element indices of ``numbers``, reusing the last result while the numbers stay the same."""
+        cached = self._elements
+        if cached is None or not np.array_equal(cached[0], numbers):
+            cached = (numbers.copy(), torch.from_numpy(self.compiled.element_indices(numbers)))
+            self._elements = cached
+        return cached[1]
+
+    def _check_distances(self, edge_index: np.ndarray, squared_lengths: np.ndarray) -> None:
         """Raise ``ValueError`` naming the closest pair if it is closer than the model's ``min_distance``."""
         if edge_index.shape[1] == 0 or self.compiled.min_distance <= 0:
             return
-        i, j = edge_index
-        vectors = positions[j] - positions[i] + shifts @ cell
-        squared = np.einsum("ij,ij->i", vectors, vectors)
-        closest = int(np.argmin(squared))
-        distance = float(np.sqrt(squared[closest]))
+        closest = int(np.argmin(squared_lengths))
+        distance = float(np.sqrt(squared_lengths[closest]))
         if distance < self.compiled.min_distance:
+            i, j = edge_index[:, closest]
             raise ValueError(
-                f"atoms {int(i[closest])} and {int(j[closest])} are {distance:.4g} Angstrom apart, closer than "
+                f"atoms {int(i)} and {int(j)} are {distance:.4g} Angstrom apart, closer than "
                 f"{self.compiled.min_distance} Angstrom; check the geometry for overlapping or duplicated atoms"
             )
 

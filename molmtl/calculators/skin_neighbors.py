@@ -52,6 +52,8 @@ class SkinNeighborList:
         self.skin = float(skin)
         self.half = bool(half)
         self.rebuild_count = 0
+        #: Squared lengths (Å^2) of the pairs returned by the last :meth:`update`.
+        self.squared_lengths = np.zeros(0)
         self._reference: _Reference | None = None
 
     def reset(self) -> None:
@@ -94,8 +96,10 @@ class SkinNeighborList:
         assert reference is not None
         i, j = reference.edge_index
         vectors = positions[j] - positions[i] + reference.shifts @ reference.cell
-        keep = np.einsum("ij,ij->i", vectors, vectors) < self.cutoff**2
-        return reference.edge_index[:, keep], reference.shifts[keep]
+        squared = np.einsum("ij,ij->i", vectors, vectors)
+        keep = squared < self.cutoff**2
+        self.squared_lengths = squared[keep]
+        return np.ascontiguousarray(reference.edge_index[:, keep]), reference.shifts[keep]
 
 
 def _one_direction(edge_index: np.ndarray, shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

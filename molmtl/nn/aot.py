@@ -18,6 +18,7 @@ minute on one CPU core; loading a package needs neither.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -66,10 +67,12 @@ def compile_model(
     dtype: torch.dtype | None = None,
     device: str | torch.device = "cpu",
     verbose: bool = True,
+    inductor_configs: dict[str, Any] | None = None,
 ) -> Path:
     """Compile ``model`` into an AOTInductor package at ``path`` (written atomically) and return the path.
 
-    ``dtype`` defaults to the model's dtype; ``device`` is where the package will run. The
+    ``model`` itself is not changed: a copy is cast and compiled. ``dtype`` defaults to the
+    model's dtype; ``device`` is where the package will run. The
     compiled function is checked against the eager :class:`InferenceCore` on the tracing
     inputs before the file is written, and a mismatch larger than rounding raises
     ``RuntimeError``.
@@ -77,8 +80,12 @@ def compile_model(
     from torch.fx.experimental.proxy_tensor import make_fx
 
     device = torch.device(device)
-    model = model.to(device=device, dtype=dtype or model.dtype).eval()
+    model = copy.deepcopy(model).to(device=device, dtype=dtype or model.dtype).eval()
     dtype = model.dtype
+    for layer in model.encoder.layers:
+        # Lets the compiler fuse each convolution into one loop over the edges (about 40 %
+        # faster on a 192-atom water box than the batched matrix product).
+        layer.convolution.elementwise = True
     core = InferenceCore(model)
     inputs = _example_inputs(model, dtype, device)
     started = time.perf_counter()
@@ -120,7 +127,7 @@ def compile_model(
         package = temporary.with_suffix(".pt2")
         try:
             torch._inductor.aoti_compile_and_package(
-                exported, package_path=str(package), inductor_configs={"aot_inductor.metadata": metadata}
+                exported, package_path=str(package), inductor_configs={**(inductor_configs or {}), "aot_inductor.metadata": metadata}
             )
             log("compiled")
             _check_against_eager(core, CompiledModel(package), inputs)
@@ -219,5 +226,12 @@ class CompiledModel:
         return indices
 
     def __call__(self, *inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Evaluate the compiled function; see :class:`~molmtl.nn.inference_core.InferenceCore`."""
-        return dict(zip(self.output_names, self._runner(*inputs)))
+        """Evaluate the compiled function; see :class:`~molmtl.nn.inference_core.InferenceCore`.
+
+        Inputs are made contiguous first: the compiled code assumes the strides it was traced
+        with and would read a strided view (such as a transposed edge list) wrongly.
+        """
+        # The loader's flat entry point skips the pytree handling of the generic wrapper,
+        # which cost about a tenth of a small molecule's step.
+        outputs = self._runner.loader.boxed_run([tensor.contiguous() for tensor in inputs])
+        return dict(zip(self.output_names, outputs))

@@ -47,6 +47,17 @@ class Convolution(nn.Module):
         self.dim_out = coupling.layout.dim
         self.num_weights = channels * self.num_paths
         self.avg_num_neighbors = float(avg_num_neighbors)
+        # Non-zero Clebsch-Gordan entries (sh, in, value) of every output component, for
+        # the elementwise form of the product (see ``elementwise``).
+        dense = tensor.reshape(layout_sh.dim, self.dim_out, self.dim_in)
+        self.terms = [
+            [(int(s), int(a), float(dense[s, o, a])) for s, a in torch.nonzero(dense[:, o, :]).tolist()]
+            for o in range(self.dim_out)
+        ]
+        #: Compute the product as a sum of elementwise terms instead of one batched matrix
+        #: product. Slower in eager mode (many small operators), but a compiler fuses the
+        #: terms with the gather, the radial weights and the sum over neighbours into one loop.
+        self.elementwise = False
 
     def forward(
         self,
@@ -71,8 +82,22 @@ class Convolution(nn.Module):
             weights = edge_weights.reshape(-1, self.channels).index_select(0, rows)
             weights = weights.reshape(num_edges, self.dim_out, self.channels)
         neighbours = features.index_select(0, edge_index[1])
-        edge_matrices = (spherical_harmonics @ self.coupling).reshape(num_edges, self.dim_out, self.dim_in)
-        messages = torch.bmm(edge_matrices, neighbours) * weights
+        if self.elementwise:
+            messages = self._elementwise_product(spherical_harmonics, neighbours) * weights
+        else:
+            edge_matrices = (spherical_harmonics @ self.coupling).reshape(num_edges, self.dim_out, self.dim_in)
+            messages = torch.bmm(edge_matrices, neighbours) * weights
         aggregated = messages.new_zeros((features.shape[0], *messages.shape[1:]))
         aggregated.index_add_(0, edge_index[0], messages)
         return aggregated / self.avg_num_neighbors
+
+    def _elementwise_product(self, spherical_harmonics: torch.Tensor, neighbours: torch.Tensor) -> torch.Tensor:
+        """Return the coupled products [E, D_out, C] as sums of ``value * Y[:, s] * h[:, a, :]``."""
+        components = []
+        for terms in self.terms:
+            total = None
+            for s, a, value in terms:
+                term = (spherical_harmonics[:, s : s + 1] * value) * neighbours[:, a, :]
+                total = term if total is None else total + term
+            components.append(total if total is not None else neighbours.new_zeros(neighbours.shape[0], neighbours.shape[2]))
+        return torch.stack(components, dim=1)
