@@ -76,6 +76,8 @@ def compile_model(
     compiled function is checked against the eager :class:`InferenceCore` on the tracing
     inputs before the file is written, and a mismatch larger than rounding raises
     ``RuntimeError``.
+
+    ``inductor_configs`` are passed on to AOTInductor.
     """
     from torch.fx.experimental.proxy_tensor import make_fx
 
