@@ -182,3 +182,17 @@ def test_half_list_holds_each_pair_once():
     reverse = {(j, i, -a, -b, -c) for i, j, a, b, c in forward}
     assert not forward & reverse
     assert forward | reverse == {(int(i), int(j), *map(int, s)) for (i, j), s in zip(full_index.T, full_shifts)}
+
+
+def test_cli_md_runs_a_compiled_package(compiled, tmp_path, capsys):
+    from ase.io import read, write
+
+    _, package = compiled
+    write(tmp_path / "start.xyz", molecule("CH3CH2OH"))
+    status = molmtl_main([
+        "md", str(package), str(tmp_path / "start.xyz"), "--steps", "20", "--stride", "5", "--dt", "0.25",
+        "--temperature", "100", "-o", str(tmp_path / "md.extxyz"), "--log", str(tmp_path / "md.csv"), "--no-progress",
+    ])
+    assert status == 0
+    frames = read(tmp_path / "md.extxyz", index=":")
+    assert len(frames) == 5 and np.isfinite(frames[-1].get_forces()).all()

@@ -229,3 +229,14 @@ def test_top_level_export():
     import molmtl
 
     assert molmtl.MolMTLCalculator is MolMTLCalculator
+
+
+def test_retain_freed_memory_sets_glibc_thresholds():
+    import platform
+
+    from molmtl.calculators.memory import retain_freed_memory
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt thresholds exist only in glibc")
+    assert retain_freed_memory() is True
+    MolMTLCalculator(make_model(), retain_memory=False)  # the flag is accepted either way

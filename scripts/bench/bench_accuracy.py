@@ -29,13 +29,18 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=5, help="training batch size for every code (default 5)")
     parser.add_argument("--molmtl-dtype", default="float64", choices=["float32", "float64"])
     parser.add_argument("--mace-dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument(
+        "--molmtl-e0", default="isolated", choices=["isolated", "fit"],
+        help="molmtl's reference energies: the isolated atoms given to every code, or fitted to the training set",
+    )
     args = parser.parse_args()
     if args.quick:
         args.budget = min(args.budget, 60.0)
     codes = available_codes(args.codes)
     output = args.out or WORK_ROOT / "results" / ("accuracy_quick.json" if args.quick else "accuracy.json")
     payload = {**header(sys.argv, codes), "budget_seconds": args.budget, "batch_size": args.batch_size, "results": []}
-    options = {"batch_size": args.batch_size, "molmtl_dtype": args.molmtl_dtype, "mace_dtype": args.mace_dtype}
+    options = {"batch_size": args.batch_size, "molmtl_dtype": args.molmtl_dtype, "mace_dtype": args.mace_dtype,
+               "molmtl_e0": args.molmtl_e0}
 
     for index, dataset in enumerate(args.datasets):
         split = split_for(dataset, args.quick)

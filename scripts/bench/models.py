@@ -38,7 +38,10 @@ def train_code(code: str, split: dict, work_dir: Path, budget: float, threads: i
     """Train ``code`` on ``split`` for ``budget`` seconds."""
     batch_size = options.get("batch_size", 5)
     if code == "molmtl":
-        return train_molmtl(split, work_dir, budget, batch_size=batch_size, dtype=options.get("molmtl_dtype", "float64"), threads=threads)
+        return train_molmtl(
+            split, work_dir, budget, batch_size=batch_size, dtype=options.get("molmtl_dtype", "float64"),
+            threads=threads, e0=options.get("molmtl_e0", "isolated"),
+        )
     if code == "mace":
         return train_mace(split, work_dir, budget, batch_size=batch_size, dtype=options.get("mace_dtype", "float32"), threads=threads)
     if code == "nequip":

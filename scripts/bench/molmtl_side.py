@@ -38,7 +38,8 @@ def convert_split(split: dict, out_dir: Path) -> dict[str, Path]:
 
 
 def molmtl_config(
-    h5_paths: dict[str, Path], split: dict, run_dir: Path, budget_seconds: float, batch_size: int, dtype: str, seed: int
+    h5_paths: dict[str, Path], split: dict, run_dir: Path, budget_seconds: float, batch_size: int, dtype: str, seed: int,
+    e0: str = "isolated",
 ) -> dict:
     """Return the ``molmtl train`` YAML config for the matched architecture."""
     return {
@@ -55,8 +56,9 @@ def molmtl_config(
             "radial_mlp": list(MATCHED["radial_mlp"]),
             "readout_hidden": MATCHED["readout_hidden"],
         },
-        # Isolated-atom energies, as given to MACE (E0s) and NequIP (per_type_energy_shifts).
-        "statistics": {"e0": {int(z): float(energy) for z, energy in split["e0s"].items()}},
+        # Isolated-atom energies, as given to MACE (E0s) and NequIP (per_type_energy_shifts),
+        # or with e0="fit" molmtl's default: least-squares reference energies from the training set.
+        "statistics": {"e0": {int(z): float(energy) for z, energy in split["e0s"].items()} if e0 == "isolated" else "fit"},
         # Energy per atom and forces, weighted 1 : 100 as in MACE's default loss.
         "tasks": {"energy": {"weight": 1.0}, "forces": {"weight": 100.0}},
         "training": {
@@ -80,13 +82,13 @@ def molmtl_config(
 
 def train_molmtl(
     split: dict, work_dir: Path, budget_seconds: float, batch_size: int = 5, dtype: str = "float64",
-    threads: int = 2, seed: int = 0,
+    threads: int = 2, seed: int = 0, e0: str = "isolated",
 ) -> TrainResult:
     """Train molmtl for ``budget_seconds`` of training time; return the ``model.pt`` path."""
     work_dir = work_dir.resolve()
     h5_paths = convert_split(split, work_dir.parent / "h5")
     run_dir = work_dir / "run"
-    config = molmtl_config(h5_paths, split, run_dir, budget_seconds, batch_size, dtype, seed)
+    config = molmtl_config(h5_paths, split, run_dir, budget_seconds, batch_size, dtype, seed, e0)
     config_path = work_dir / "config.yaml"
     work_dir.mkdir(parents=True, exist_ok=True)
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
