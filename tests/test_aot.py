@@ -195,4 +195,5 @@ def test_cli_md_runs_a_compiled_package(compiled, tmp_path, capsys):
     ])
     assert status == 0
     frames = read(tmp_path / "md.extxyz", index=":")
-    assert len(frames) == 5 and np.isfinite(frames[-1].get_forces()).all()
+    assert len(frames) == 5
+    assert np.isfinite(frames[-1].get_forces()).all()

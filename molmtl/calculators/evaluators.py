@@ -53,7 +53,7 @@ def _results(outputs: dict[str, torch.Tensor], stress: np.ndarray | None) -> dic
 class EagerEvaluator:
     """Evaluate a :class:`~molmtl.nn.model.MolMTLModel` (eval mode) on one structure with a full neighbour list."""
 
-    #: The neighbour list holds both directions of every pair.
+    #: The neighbour list contains both directions of every pair.
     half_list = False
 
     def __init__(self, model: torch.nn.Module, device: torch.device) -> None:
@@ -113,7 +113,7 @@ class CompiledEvaluator:
     ``min_distance``. Structures need at least two atoms.
     """
 
-    #: The neighbour list holds one entry per pair; the compiled function adds the reverse edges.
+    #: The neighbour list contains one entry per pair, and the compiled function adds the reverse edges.
     half_list = True
 
     def __init__(self, compiled: CompiledModel) -> None:
@@ -195,7 +195,7 @@ def _pad_pairs(
     none). A padding pair links atom 0 to its own image ``k`` lattice vectors away, longer
     than the cutoff, where the envelope and its derivative vanish, so it adds exactly zero
     to every output. A structure without any lattice vector (a molecule with a zero cell)
-    gets the unit cell for this purpose; its real pairs have zero shifts, so that cell does
+    gets the unit cell for this purpose. Its real pairs have zero shifts, so that cell does
     not change them, and a molecule has no stress to report.
     """
     lengths = np.linalg.norm(cell, axis=1)

@@ -2,9 +2,9 @@
 
 Every evaluation of a large structure allocates and frees the same edge-sized buffers, tens
 of MB each. By default glibc returns such blocks to the operating system when they are
-freed, so the next step faults every page in again and the kernel zeroes it: on a 192-atom
-water box that was about a third of the step time (measured with ``perf``), and it grows
-faster than the number of atoms. :func:`retain_freed_memory` raises glibc's thresholds so
+freed, so the next step faults every page in again and the kernel zeroes it. On a 192-atom
+water box that was about a third of the step time (measured with ``perf``), and the share
+grows with the number of atoms. :func:`retain_freed_memory` raises glibc's thresholds so
 that freed blocks up to 32 MB (glibc's largest mmap threshold) stay in the heap and are
 reused. The cost is that the process keeps its peak heap size instead of shrinking after a
 large evaluation.
@@ -23,8 +23,8 @@ _M_MMAP_THRESHOLD = -3
 
 #: glibc's upper limit for ``M_MMAP_THRESHOLD`` on 64-bit systems (bytes).
 MMAP_THRESHOLD = 32 * 1024 * 1024
-#: Free memory at the top of the heap that is kept rather than returned (bytes; the largest
-#: value that mallopt's int argument takes, about 2 GiB).
+#: Free memory at the top of the heap that is kept rather than returned (bytes). This is the
+#: largest value that mallopt's int argument takes, about 2 GiB.
 TRIM_THRESHOLD = 2**31 - 1
 #: Extra heap requested at each growth, so that growing buffers need fewer system calls (bytes).
 TOP_PAD = 64 * 1024 * 1024

@@ -42,10 +42,10 @@ class InferenceCore(nn.Module):
     * ``shifts`` [H, 3] integer cell shifts in the model's dtype;
     * ``total_charge`` [1] float64 (e).
 
-    It returns the tuple named by :attr:`output_names`: ``energy`` [1] and ``node_energy``
-    [N] (eV, float64), ``forces`` [N, 3] (eV/Å) and ``virial`` [3, 3] (eV) in the model's
-    dtype, then ``dipole`` [3] (e·Å, float64) and ``charges`` [N] (e, float64) if the model
-    has those heads.
+    It returns the tuple named by :attr:`output_names`. These are ``energy`` [1] and
+    ``node_energy`` [N] (eV, float64), then ``forces`` [N, 3] (eV/Å) and ``virial`` [3, 3]
+    (eV) in the model's dtype. Models with those heads add ``dipole`` [3] (e·Å, float64) and
+    ``charges`` [N] (e, float64).
     """
 
     def __init__(self, model: MolMTLModel) -> None:
@@ -70,6 +70,7 @@ class InferenceCore(nn.Module):
         strain = 0.5 * (displacement + displacement.transpose(0, 1))
         strained_positions = positions + positions @ strain
         strained_cell = cell + cell @ strain
+
         receiver, sender = edge_index[0], edge_index[1]
         half_vectors = (
             strained_positions.index_select(0, sender)
@@ -90,6 +91,7 @@ class InferenceCore(nn.Module):
             total_charge.reshape(1).to(torch.float64),
             torch.full((1,), positions.shape[0], dtype=torch.float64, device=positions.device),
         )
+
         gradient, strain_gradient = torch.autograd.grad(outputs["energy"].sum(), [positions, displacement])
         outputs["forces"] = -gradient
         outputs["virial"] = -strain_gradient

@@ -27,11 +27,15 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=300.0, help="training seconds per code and dataset (default 300)")
     parser.add_argument("--datasets", nargs="+", default=["ethanol", "3bpa"], choices=["ethanol", "3bpa"])
     parser.add_argument("--batch-size", type=int, default=5, help="training batch size for every code (default 5)")
-    parser.add_argument("--molmtl-dtype", default="float64", choices=["float32", "float64"])
+    parser.add_argument(
+        "--molmtl-dtype", default="float32", choices=["float32", "float64"],
+        help="molmtl training dtype (default float32, as for MACE)",
+    )
     parser.add_argument("--mace-dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument(
-        "--molmtl-e0", default="isolated", choices=["isolated", "fit"],
-        help="molmtl's reference energies: the isolated atoms given to every code, or fitted to the training set",
+        "--molmtl-e0", default="fit", choices=["isolated", "fit"],
+        help="molmtl reference energies: fitted to the training set (default; molmtl train's default) "
+        "or the isolated-atom energies that the peers get",
     )
     args = parser.parse_args()
     if args.quick:

@@ -10,6 +10,7 @@ training time reported.
 from __future__ import annotations
 
 import csv
+import shutil
 import subprocess
 import sys
 import time
@@ -88,6 +89,9 @@ def train_molmtl(
     work_dir = work_dir.resolve()
     h5_paths = convert_split(split, work_dir.parent / "h5")
     run_dir = work_dir / "run"
+    if run_dir.exists():
+        # A benchmark run always trains from scratch; molmtl train refuses to overwrite a run.
+        shutil.rmtree(run_dir)
     config = molmtl_config(h5_paths, split, run_dir, budget_seconds, batch_size, dtype, seed, e0)
     config_path = work_dir / "config.yaml"
     work_dir.mkdir(parents=True, exist_ok=True)
