@@ -14,6 +14,7 @@ from molmtl.calculators import MolMTLCalculator
 from molmtl.data.neighbors import atoms_to_data
 from molmtl.nn.config import ModelConfig
 from molmtl.nn.model import MolMTLModel
+from structures import water_box
 
 SMALL_MODEL = dict(num_channels=8, l_max=1, num_layers=1, correlation_order=1, radial_mlp=[16], readout_hidden=8)
 
@@ -32,20 +33,6 @@ class CallCounter:
 
     def _hook(self, module, inputs, outputs) -> None:
         self.calls += 1
-
-
-def water_box(repeat: int = 2, seed: int = 0) -> Atoms:
-    """A small periodic box of water molecules on a jittered lattice (about 1 g/cm^3)."""
-    rng = np.random.default_rng(seed)
-    spacing = 3.1
-    water = molecule("H2O")
-    atoms = Atoms(cell=np.eye(3) * spacing * repeat, pbc=True)
-    for index in np.ndindex(repeat, repeat, repeat):
-        copy = water.copy()
-        copy.rotate(rng.uniform(0, 360), rng.normal(size=3))
-        copy.translate(np.array(index) * spacing + 0.2 * rng.normal(size=3))
-        atoms += copy
-    return atoms
 
 
 def reference_outputs(model: MolMTLModel, atoms: Atoms, stress: bool = False) -> dict[str, np.ndarray]:

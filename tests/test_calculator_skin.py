@@ -13,6 +13,7 @@ from molmtl.calculators import MolMTLCalculator, SkinNeighborList
 from molmtl.data.neighbors import atoms_to_data, neighbor_list
 from molmtl.nn.config import ModelConfig
 from molmtl.nn.model import MolMTLModel
+from structures import water_box
 
 CUTOFF = 3.0
 SMALL_MODEL = dict(num_channels=8, l_max=1, num_layers=1, correlation_order=1, radial_mlp=[16], readout_hidden=8)
@@ -21,18 +22,6 @@ SMALL_MODEL = dict(num_channels=8, l_max=1, num_layers=1, correlation_order=1, r
 def make_model() -> MolMTLModel:
     torch.manual_seed(0)
     return MolMTLModel(ModelConfig(atomic_numbers=[1, 6, 8], cutoff=CUTOFF, dtype="float64", **SMALL_MODEL)).eval()
-
-
-def water_box(repeat: int = 2, seed: int = 0) -> Atoms:
-    rng = np.random.default_rng(seed)
-    spacing = 3.1
-    atoms = Atoms(cell=np.eye(3) * spacing * repeat, pbc=True)
-    for index in np.ndindex(repeat, repeat, repeat):
-        water = molecule("H2O")
-        water.rotate(rng.uniform(0, 360), rng.normal(size=3))
-        water.translate(np.array(index) * spacing + 0.2 * rng.normal(size=3))
-        atoms += water
-    return atoms
 
 
 def pair_set(edge_index: np.ndarray, shifts: np.ndarray) -> set[tuple[int, int, int, int, int]]:

@@ -19,6 +19,7 @@ from molmtl.md.log_csv import BASE_COLUMNS, VOLUME_COLUMN
 from molmtl.nn.config import ModelConfig
 from molmtl.nn.model import MolMTLModel
 from molmtl.nn.serialization import save_model
+from structures import water_box
 
 SMALL_MODEL = dict(num_channels=8, l_max=1, num_layers=1, correlation_order=1, radial_mlp=[16], readout_hidden=8)
 
@@ -34,18 +35,6 @@ def read_log(path) -> dict[str, np.ndarray]:
     with open(path, newline="") as stream:
         rows = list(csv.DictReader(stream))
     return {key: np.array([float(row[key]) for row in rows]) for key in rows[0]}
-
-
-def water_box(repeat: int = 2, seed: int = 0) -> Atoms:
-    rng = np.random.default_rng(seed)
-    spacing = 3.1
-    atoms = Atoms(cell=np.eye(3) * spacing * repeat, pbc=True)
-    for index in np.ndindex(repeat, repeat, repeat):
-        water = molecule("H2O")
-        water.rotate(rng.uniform(0, 360), rng.normal(size=3))
-        water.translate(np.array(index) * spacing + 0.2 * rng.normal(size=3))
-        atoms += water
-    return atoms
 
 
 def exploding_water() -> Atoms:

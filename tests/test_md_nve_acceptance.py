@@ -25,23 +25,12 @@ from molmtl.calculators import MolMTLCalculator
 from molmtl.cli.main import main
 from molmtl.data.writer import H5Writer
 from molmtl.md import MDSettings, energy_conservation_from_log, run_md
+from structures import water_box
 
 pytestmark = pytest.mark.slow
 
 #: Acceptance threshold on the fitted total-energy drift, meV/atom/ps.
 MAX_DRIFT = 1.0
-
-
-def water_lattice(repeat: int, spacing: float, seed: int, periodic: bool) -> Atoms:
-    """``repeat**3`` randomly oriented water molecules on a jittered cubic lattice (3.1 Å is about 1 g/cm^3)."""
-    rng = np.random.default_rng(seed)
-    atoms = Atoms(cell=np.eye(3) * spacing * repeat if periodic else None, pbc=periodic)
-    for index in np.ndindex(repeat, repeat, repeat):
-        water = molecule("H2O")
-        water.rotate(rng.uniform(0, 360), rng.normal(size=3))
-        water.translate(np.array(index) * spacing + 0.1 * rng.normal(size=3))
-        atoms += water
-    return atoms
 
 
 def tblite_frames(atoms: Atoms, name: str, temperature: float, steps: int, every: int, seed: int) -> list[Atoms]:
@@ -70,9 +59,9 @@ def trained_model(tmp_path_factory):
     frames += tblite_frames(molecule("CH3CH2OH"), "ethanol", 500.0, 3000, 10, seed=0)
     frames += tblite_frames(molecule("CH3CH2OH"), "ethanol", 300.0, 1500, 10, seed=1)
     frames += tblite_frames(molecule("H2O"), "water", 600.0, 1000, 10, seed=2)
-    frames += tblite_frames(water_lattice(2, 2.9, seed=3, periodic=False), "water_8", 300.0, 2000, 10, seed=3)
-    frames += tblite_frames(water_lattice(3, 3.0, seed=4, periodic=False), "water_27", 300.0, 640, 8, seed=4)
-    frames += tblite_frames(water_lattice(3, 3.0, seed=5, periodic=False), "water_27", 350.0, 640, 8, seed=5)
+    frames += tblite_frames(water_box(2, seed=3, spacing=2.9, jitter=0.1, periodic=False), "water_8", 300.0, 2000, 10, seed=3)
+    frames += tblite_frames(water_box(3, seed=4, spacing=3.0, jitter=0.1, periodic=False), "water_27", 300.0, 640, 8, seed=4)
+    frames += tblite_frames(water_box(3, seed=5, spacing=3.0, jitter=0.1, periodic=False), "water_27", 350.0, 640, 8, seed=5)
     data = folder / "train.h5"
     provenance = {"source": "tblite Langevin MD", "level_of_theory": "GFN2-xTB", "command": __name__}
     with H5Writer(data, provenance=provenance) as writer:
@@ -111,7 +100,7 @@ def test_nve_ethanol_2ps(trained_model, tmp_path):
 
 
 def test_nve_water_box_2ps(trained_model, tmp_path):
-    box = water_lattice(4, 3.1, seed=0, periodic=True)
+    box = water_box(4, seed=0, spacing=3.1, jitter=0.1, periodic=True)
     assert len(box) == 192
     conservation = run_nve(trained_model, box, tmp_path / "water.csv")
     print(conservation.summary())
