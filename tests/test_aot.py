@@ -186,3 +186,13 @@ def test_cli_md_runs_a_compiled_package(compiled, tmp_path, capsys):
     frames = read(tmp_path / "md.extxyz", index=":")
     assert len(frames) == 5
     assert np.isfinite(frames[-1].get_forces()).all()
+
+
+def test_cli_md_rejects_dtype_mismatch(compiled, tmp_path, capsys):
+    from ase.io import write
+
+    _, package = compiled
+    write(tmp_path / "start.xyz", molecule("H2O"))
+    status = molmtl_main(["md", str(package), str(tmp_path / "start.xyz"), "--dtype", "float32", "--steps", "2"])
+    assert status == 1
+    assert "compile the model again with 'molmtl compile --dtype float32'" in capsys.readouterr().err

@@ -21,7 +21,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="dtype of the compiled function (default: the model's); float64 for tests of energy conservation",
     )
     parser.add_argument("--device", default="cpu", help="device the package will run on (default cpu)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for tracing and checking")
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="CPU threads that the compiled kernels use (AOTInductor fixes the count at compile time; "
+        "default: torch's default, usually the number of cores)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

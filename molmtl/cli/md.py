@@ -60,7 +60,11 @@ def run(args: argparse.Namespace) -> int:
     if args.charge is not None:
         atoms.info["charge"] = args.charge
     dtype = None if args.dtype is None else getattr(torch, args.dtype)
-    calculator = MolMTLCalculator(args.model, device=args.device, dtype=dtype, skin=args.skin)
+    try:
+        calculator = MolMTLCalculator(args.model, device=args.device, dtype=dtype, skin=args.skin)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     settings = MDSettings(
         ensemble=args.ensemble,
         steps=args.steps,

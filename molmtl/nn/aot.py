@@ -12,8 +12,12 @@ the whole evaluation, derivatives included, into one compiled C++ function:
    dtype, outputs) as metadata, so it loads without the original model or Python classes.
 
 The compiled function works for any number of atoms (at least 2) and pairs, and only on the
-device and dtype it was compiled for. Compilation needs a C++ compiler and took 25 to 35 s
-on one idle CPU core for the default model size. Loading a package needs neither.
+device and dtype it was compiled for, with the number of CPU threads that torch used at
+compile time (``torch.get_num_threads()``, which AOTInductor writes into the kernels).
+Compilation needs a C++ compiler and took 25 to 35 s on one idle CPU core for the default
+model size. Loading a package needs neither.
+
+NOTE: only the CPU path has been run. ``device="cuda"`` follows the same route but is untested.
 """
 
 from __future__ import annotations
