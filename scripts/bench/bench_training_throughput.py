@@ -25,6 +25,8 @@ import statistics
 import sys
 from pathlib import Path
 
+import yaml
+
 from common import WORK_ROOT, add_common_arguments, available_codes, format_table, header, ratio_summary, write_json
 from models import split_for
 from molmtl_side import train_molmtl
@@ -62,7 +64,7 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=90.0, help="training seconds per run (default 90, quick 30)")
     parser.add_argument("--repeats", type=int, default=2, help="rounds of molmtl, MACE (default 2)")
     parser.add_argument("--batch-size", type=int, default=5)
-    parser.add_argument("--molmtl-dtype", default="float64", choices=["float32", "float64"])
+    parser.add_argument("--molmtl-dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--mace-dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument(
         "--from-accuracy", action="store_true",
@@ -85,7 +87,12 @@ def main() -> int:
                 measured = molmtl_throughput(accuracy_root / "molmtl" / "run")
             else:
                 measured = mace_throughput(accuracy_root / "mace", args.batch_size)
-            dtype = args.molmtl_dtype if code == "molmtl" else args.mace_dtype
+            if code == "molmtl":
+                # The dtype that bench_accuracy.py trained with, from its molmtl config.
+                config = yaml.safe_load((accuracy_root / "molmtl" / "config.yaml").read_text())
+                dtype = config.get("dtype", args.molmtl_dtype)
+            else:
+                dtype = args.mace_dtype
             payload["runs"].append({"code": code, "dtype": dtype, "repeat": 0, **measured})
     for repeat in range(0 if args.from_accuracy else args.repeats):
         for code in codes:
