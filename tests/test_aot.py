@@ -56,7 +56,8 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> tuple[MolMTLModel, Pat
     folder = tmp_path_factory.mktemp("aot")
     model = make_model()
     save_model(model, folder / "model.pt")
-    assert molmtl_main(["compile", str(folder / "model.pt"), "--threads", "1"]) == 0
+    # Two threads: AOTInductor generates different (parallel) C++ code than for one thread.
+    assert molmtl_main(["compile", str(folder / "model.pt"), "--threads", "2"]) == 0
     return model, folder / "model.pt2"
 
 
@@ -157,6 +158,28 @@ def test_compile_cli_rejects_bad_arguments(tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
     assert molmtl_main(["compile", str(tmp_path / "missing.pt"), "-o", str(tmp_path / "model.bin")]) == 1
     assert "must end in .pt2" in capsys.readouterr().err
+    assert molmtl_main(["compile", str(tmp_path / "model.pt2")]) == 1
+    assert "already a compiled package" in capsys.readouterr().err
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_text("not a torch archive")
+    assert molmtl_main(["compile", str(corrupt)]) == 1
+    assert "could not read" in capsys.readouterr().err
+
+
+def test_cli_md_bad_input_leaves_no_output(compiled, tmp_path, capsys):
+    from ase.io import write
+
+    _, package = compiled
+    output = tmp_path / "md.extxyz"
+    status = molmtl_main(["md", str(package), str(tmp_path / "missing.xyz"), "-o", str(output)])
+    assert status == 1
+    assert "could not read frame 0" in capsys.readouterr().err
+    write(tmp_path / "ammonia.xyz", molecule("NH3"))
+    status = molmtl_main(["md", str(package), str(tmp_path / "ammonia.xyz"), "-o", str(output), "--log", str(tmp_path / "md.csv")])
+    assert status == 1
+    assert "unknown elements N (7)" in capsys.readouterr().err
+    assert not output.exists()
+    assert not (tmp_path / "md.csv").exists()
 
 
 def test_half_list_holds_each_pair_once():

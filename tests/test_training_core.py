@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -279,34 +280,39 @@ def test_resume_without_checkpoint_restarts(tmp_path):
     assert [row["epoch"] for row in _read_metrics(tmp_path / "metrics.csv")] == ["1", "2"]
 
 
+def _torchrun_synthetic(out: Path, epochs: int, num_train: int) -> None:
+    """Train the synthetic problem on two gloo ranks; fail with the output of torchrun.
+
+    The free port is found by binding port 0 and closing it, so another process can take it
+    before torchrun binds it. Only that case is retried, once, on a new port.
+    """
+    for attempt in range(2):
+        shutil.rmtree(out, ignore_errors=True)
+        completed = subprocess.run(
+            [
+                sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                "--master_port", str(_free_port()),
+                "-m", "molmtl.training.synthetic", "--out", str(out), "--epochs", str(epochs),
+                "--batch-size", "16", "--num-train", str(num_train),
+            ],
+            env=_environment(),
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if completed.returncode == 0:
+            return
+        output = completed.stdout[-3000:] + completed.stderr[-3000:]
+        if attempt == 0 and "address already in use" in output.lower():
+            continue
+        pytest.fail(f"torchrun exited with {completed.returncode}:\n{output}")
+
+
 def test_ddp_two_ranks_match_single(tmp_path):
     epochs, num_train = 4, 512
     parallel = tmp_path / "ddp"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc_per_node",
-            "2",
-            "--master_port",
-            str(_free_port()),
-            "-m",
-            "molmtl.training.synthetic",
-            "--out",
-            str(parallel),
-            "--epochs",
-            str(epochs),
-            "--batch-size",
-            "16",
-            "--num-train",
-            str(num_train),
-        ],
-        env=_environment(),
-        cwd=REPO_ROOT,
-        check=True,
-        timeout=300,
-    )
+    _torchrun_synthetic(parallel, epochs, num_train)
     model, problem, train_set, valid_set = build_synthetic(num_train=num_train)
     single_rows = Trainer(
         model, problem, train_set, valid_set, config=synthetic_config(epochs, batch_size=32)

@@ -8,6 +8,7 @@ place of the ``model.pt``.
 from __future__ import annotations
 
 import argparse
+import pickle
 import sys
 from pathlib import Path
 
@@ -39,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     source = Path(args.model)
     output = Path(args.output) if args.output else source.with_suffix(".pt2")
+    if source.suffix == ".pt2":
+        print(f"error: {source} is already a compiled package; pass the model.pt that molmtl train wrote", file=sys.stderr)
+        return 1
     if output.suffix != ".pt2":
         print(f"error: the output {output} must end in .pt2, which is how molmtl recognises a compiled model", file=sys.stderr)
         return 1
@@ -47,6 +51,13 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except (RuntimeError, pickle.UnpicklingError, EOFError) as error:  # not a torch archive
+        print(f"error: could not read {source} as a molmtl model.pt ({error})", file=sys.stderr)
+        return 1
     dtype = getattr(torch, args.dtype) if args.dtype else None
-    compile_model(model, output, dtype=dtype, device=args.device)
+    try:
+        compile_model(model, output, dtype=dtype, device=args.device)
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     return 0

@@ -56,12 +56,19 @@ def run(args: argparse.Namespace) -> int:
     from molmtl.calculators import MolMTLCalculator
     from molmtl.md import MDSettings, run_md
 
-    atoms = read(args.structure, index=args.index)
+    try:
+        atoms = read(args.structure, index=args.index)
+    except (FileNotFoundError, StopIteration, IndexError, ValueError) as error:
+        print(f"error: could not read frame {args.index} of {args.structure}: {error}", file=sys.stderr)
+        return 1
     if args.charge is not None:
         atoms.info["charge"] = args.charge
     dtype = None if args.dtype is None else getattr(torch, args.dtype)
     try:
         calculator = MolMTLCalculator(args.model, device=args.device, dtype=dtype, skin=args.skin)
+        # Evaluate the start structure before any output file exists, so that bad input
+        # (an unknown element, overlapping atoms) leaves no empty trajectory behind.
+        calculator.get_potential_energy(atoms)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

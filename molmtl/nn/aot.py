@@ -132,9 +132,7 @@ def compile_model(
         # AOTInductor wants a name ending in .pt2; the checked package then replaces the temporary file.
         package = temporary.with_suffix(".pt2")
         try:
-            torch._inductor.aoti_compile_and_package(
-                exported, package_path=str(package), inductor_configs={**(inductor_configs or {}), "aot_inductor.metadata": metadata}
-            )
+            _package(exported, package, {**(inductor_configs or {}), "aot_inductor.metadata": metadata})
             log("compiled")
             _check_against_eager(core, CompiledModel(package), inputs)
             os.replace(package, temporary)
@@ -142,6 +140,18 @@ def compile_model(
             package.unlink(missing_ok=True)
     log(f"wrote {target}")
     return target
+
+
+def _package(exported: torch.export.ExportedProgram, package: Path, inductor_configs: dict[str, Any]) -> None:
+    """Compile ``exported`` into the package file ``package``; raise ``RuntimeError`` if AOTInductor fails."""
+    try:
+        torch._inductor.aoti_compile_and_package(exported, package_path=str(package), inductor_configs=inductor_configs)
+    except Exception as error:  # AOTInductor raises InductorError, and C++ compiler errors as others
+        raise RuntimeError(
+            f"AOTInductor failed to compile the model with {torch.get_num_threads()} thread(s) "
+            f"(torch {torch.__version__}): {type(error).__name__}: {str(error)[:300]}. Try "
+            "'molmtl compile --threads 1'. The eager model.pt keeps working meanwhile"
+        ) from error
 
 
 class _Traced(torch.nn.Module):

@@ -183,7 +183,8 @@ def run_main_job(settings: MainJobSettings) -> MainJobResult:
     trained_tasks = set(yaml.safe_load((run_dir / "config.yaml").read_text())["tasks"])
     for name, row in test_errors.items():
         before = initial.get(name, {}).get("mae")
-        note = f" (untrained {before:.4g}, ratio untrained/trained {before / row['mae']:.2f})" if before else ""
+        # The untrained error is the trainer's first validation pass (valid split, not test).
+        note = f" (untrained, on the valid split: {before:.4g}; ratio {before / row['mae']:.2f})" if before else ""
         if name.split("_")[0] not in trained_tasks:
             note += "; not a training task"
         result.add(f"test MAE {name} ({row['unit']})", f"{row['mae']:.4g}{note}", f"test_mae_{name}", row["mae"])

@@ -39,6 +39,22 @@ class HeadContext:
     num_atoms: torch.Tensor
     coordination: torch.Tensor
 
+    def sum_per_structure(self, node_values: torch.Tensor) -> torch.Tensor:
+        """Return the sums per structure [B, ...] of per-atom values [N, ...]."""
+        if self.num_graphs == 1:
+            # A plain sum for one structure (the calculator and the compiled path):
+            # AOTInductor's multi-threaded C++ code generation failed on scatters into one row.
+            return node_values.sum(dim=0, keepdim=True)
+        totals = node_values.new_zeros((self.num_graphs, *node_values.shape[1:]))
+        return totals.index_add(0, self.batch, node_values)
+
+    def to_atoms(self, graph_values: torch.Tensor) -> torch.Tensor:
+        """Return per-structure values [B, ...] repeated for every atom [N, ...]."""
+        if self.num_graphs == 1:
+            # Broadcasting, whose gradient is a sum; the gradient of a gather is a scatter (see above).
+            return graph_values.expand(self.batch.shape[0], *graph_values.shape[1:])
+        return graph_values.index_select(0, self.batch)
+
 
 class Head(nn.Module):
     """A head maps features to per-atom values, sums them per structure, and finishes the result.
@@ -58,9 +74,7 @@ class Head(nn.Module):
 
     def reduce(self, node_values: torch.Tensor, context: HeadContext) -> torch.Tensor:
         """Return the float64 sum per structure [B, ...] of per-atom values [N, ...]."""
-        node_values = node_values.to(torch.float64)
-        totals = node_values.new_zeros((context.num_graphs, *node_values.shape[1:]))
-        return totals.index_add(0, context.batch, node_values)
+        return context.sum_per_structure(node_values.to(torch.float64))
 
     def post_reduce(
         self,

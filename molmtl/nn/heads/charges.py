@@ -35,4 +35,4 @@ class ChargesHead(Head):
         outputs: dict[str, torch.Tensor],
     ) -> dict[str, torch.Tensor]:
         correction = (context.total_charge - graph_values) / context.num_atoms
-        return {"charges": node_values + correction[context.batch]}
+        return {"charges": node_values + context.to_atoms(correction)}

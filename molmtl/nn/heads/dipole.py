@@ -38,14 +38,14 @@ class DipoleHead(Head):
         if self.masses.device != context.element.device:
             self.masses = self.masses.to(context.element.device)
         masses = self.masses[context.element]
-        total_mass = masses.new_zeros(context.num_graphs).index_add(0, context.batch, masses)
-        weighted = positions.new_zeros(context.num_graphs, 3).index_add(0, context.batch, masses[:, None] * positions)
+        total_mass = context.sum_per_structure(masses)
+        weighted = context.sum_per_structure(masses[:, None] * positions)
         centre_of_mass = weighted / total_mass[:, None]
         # Components 1:4 of the features are the 1o block (x, y, z in e3nn 0.6).
         vectors = features.equivariant[:, 1:4, :]
         atomic_dipoles = (vectors @ (self.weight * self.norm)).to(torch.float64)
         charges = outputs["charges"]
-        return charges[:, None] * (positions - centre_of_mass[context.batch]) + atomic_dipoles
+        return charges[:, None] * (positions - context.to_atoms(centre_of_mass)) + atomic_dipoles
 
     def post_reduce(
         self,
