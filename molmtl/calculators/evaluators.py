@@ -168,7 +168,7 @@ class CompiledEvaluator:
         """Return the element indices of ``numbers``, reusing the last result while the numbers stay the same."""
         cached = self._elements
         if cached is None or not np.array_equal(cached[0], numbers):
-            cached = (numbers.copy(), torch.from_numpy(self.compiled.element_indices(numbers)))
+            cached = (numbers.copy(), self.compiled.element_indices(numbers))
             self._elements = cached
         return cached[1]
 

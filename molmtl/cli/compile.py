@@ -1,8 +1,8 @@
 """``molmtl compile``: turn a ``model.pt`` into an AOTInductor package (``.pt2``) for fast MD.
 
 The package runs energy, forces, stress, dipole and charges as one compiled function (see
-:mod:`molmtl.nn.aot`). ``MolMTLCalculator``, ``molmtl md`` and ``molmtl ir`` accept it in
-place of the ``model.pt``.
+:mod:`molmtl.nn.aot`). ``MolMTLCalculator`` and ``molmtl md`` accept it in place of the
+``model.pt``.
 """
 
 from __future__ import annotations

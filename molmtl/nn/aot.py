@@ -11,9 +11,9 @@ the whole evaluation, derivatives included, into one compiled C++ function:
    a ``.pt2`` package. The package stores what the calculator needs (cutoff, elements,
    dtype, outputs) as metadata, so it loads without the original model or Python classes.
 
-The compiled function works for any number of atoms (at least 2) and pairs, and only on the
-device and dtype it was compiled for, with the number of CPU threads that torch used at
-compile time (``torch.get_num_threads()``, which AOTInductor writes into the kernels).
+The compiled function works for any number of atoms (at least 2) and pairs. It runs only on
+the device and in the dtype it was compiled for. AOTInductor also writes the number of CPU
+threads of the compiling process (``torch.get_num_threads()``) into the kernels.
 Compilation needs a C++ compiler and took 25 to 35 s on one idle CPU core for the default
 model size. Loading a package needs neither.
 
@@ -34,6 +34,7 @@ import torch
 
 from molmtl._version import __version__
 from molmtl.atomic_io import atomic_path
+from molmtl.nn.elements import ElementTable
 from molmtl.nn.inference_core import INPUT_NAMES, InferenceCore
 from molmtl.nn.model import MolMTLModel
 
@@ -41,7 +42,8 @@ from molmtl.nn.model import MolMTLModel
 PACKAGE_FORMAT = "molmtl-aoti"
 #: Raised when the inputs or outputs of the compiled function change incompatibly.
 PACKAGE_VERSION = 1
-#: Fewest atoms and pairs a compiled function accepts; torch.export treats sizes 0 and 1 as special cases.
+#: Minimum numbers of atoms and pairs of a compiled function. torch.export treats the sizes 0
+#: and 1 as special cases, so a function traced for larger sizes rejects them.
 MIN_ATOMS = 2
 MIN_PAIRS = 2
 
@@ -222,24 +224,12 @@ class CompiledModel:
         self.dtype: torch.dtype = getattr(torch, metadata["dtype"])
         self.device = torch.device(metadata["device"])
         self.output_names: tuple[str, ...] = tuple(json.loads(metadata["outputs"]))
-        lookup = np.full(max(self.atomic_numbers) + 1, -1, dtype=np.int64)
-        lookup[self.atomic_numbers] = np.arange(len(self.atomic_numbers))
-        self._lookup = lookup
+        # The model's own lookup, so that unknown elements get the same message as in eager mode.
+        self._elements = ElementTable(self.atomic_numbers)
 
-    def element_indices(self, numbers: np.ndarray) -> np.ndarray:
-        """Map atomic numbers [N] to element indices; raise ``ValueError`` naming unsupported elements."""
-        from molmtl.nn.elements import ElementTable
-
-        numbers = np.asarray(numbers, dtype=np.int64)
-        known = (numbers >= 0) & (numbers < self._lookup.size)
-        indices = np.where(known, self._lookup[np.clip(numbers, 0, self._lookup.size - 1)], -1)
-        if (indices < 0).any():
-            unknown = sorted({int(z) for z in numbers[indices < 0]})
-            raise ValueError(
-                f"unknown elements {ElementTable.describe(unknown)}: this model supports "
-                f"{ElementTable.describe(self.atomic_numbers)}; remove these atoms or train a model that includes them"
-            )
-        return indices
+    def element_indices(self, numbers: np.ndarray) -> torch.Tensor:
+        """Map atomic numbers [N] to element indices [N]; raise ``ValueError`` naming unsupported elements."""
+        return self._elements(torch.as_tensor(np.asarray(numbers), dtype=torch.int64))
 
     def __call__(self, *inputs: torch.Tensor) -> dict[str, torch.Tensor]:
         """Evaluate the compiled function; see :class:`~molmtl.nn.inference_core.InferenceCore`.
